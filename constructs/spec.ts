@@ -1,0 +1,370 @@
+import { z } from 'zod';
+import {
+  SIDECAR_API_PORT,
+  SIDECAR_IMAGE_REPOSITORY,
+  SIDECAR_METRICS_PORT,
+  SIDECAR_VERSION,
+} from '../sidecar/contract';
+import {
+  cpuQuantity,
+  dns1035Label,
+  dns1123Label,
+  dns1123Subdomain,
+  duration,
+  envName,
+  httpPath,
+  labelMap,
+  labelValue,
+  memoryQuantity,
+  parseCpu,
+  parseImage,
+  parseMemory,
+  pinnedImage,
+  portNumber,
+} from './validation';
+
+/** Longest agent id: leaves room for the longest suffix (`-canary-pdb`) within 63 characters. */
+export const MAX_AGENT_NAME_LENGTH = 50;
+/** Value of `app.kubernetes.io/managed-by` on everything this package creates. */
+export const MANAGED_BY = 'cdk8s-agents';
+
+/** Defaults, in one place so the README table and the code cannot drift. */
+export const DEFAULTS = {
+  port: 8080,
+  component: 'agent',
+  autoscaling: { minReplicas: 2, maxReplicas: 10, targetCpuPercent: 70, targetMemoryPercent: 80, scaleDownStabilizationSeconds: 600 },
+  resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '1Gi' } },
+  healthCheck: { livenessPath: '/health', readinessPath: '/ready', startupTimeoutSeconds: 300 },
+  terminationGracePeriodSeconds: 180,
+  drainSeconds: 15,
+  maxConcurrentRequests: 10,
+  sidecar: {
+    image: `${SIDECAR_IMAGE_REPOSITORY}:${SIDECAR_VERSION}`,
+    resources: { requests: { cpu: '25m', memory: '64Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
+    cache: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, defaultTtlSeconds: 300 },
+  },
+  slo: { window: '30d' },
+} as const;
+
+const resourceQuantities = z.strictObject({
+  cpu: cpuQuantity().optional().describe('CPU quantity, e.g. "250m".'),
+  memory: memoryQuantity().optional().describe('Memory quantity, e.g. "512Mi".'),
+});
+
+/** Requests/limits props; each value falls back to its default separately. */
+export const resourcesSchema = z.strictObject({
+  requests: resourceQuantities.optional(),
+  limits: resourceQuantities.optional(),
+});
+
+const positiveInt = (what = 'must be a positive integer') => z.number().int(what).positive(what);
+
+export const autoscalingSchema = z.strictObject({
+  minReplicas: positiveInt().optional(),
+  maxReplicas: positiveInt().optional(),
+  targetCpuPercent: z.number().int().min(1).max(100).optional(),
+  targetMemoryPercent: z.number().int().min(1).max(100).optional(),
+  scaleDownStabilizationSeconds: z.number().int().min(0).max(3600).optional(),
+});
+
+export const healthCheckSchema = z.strictObject({
+  port: portNumber().optional(),
+  livenessPath: httpPath().optional(),
+  readinessPath: httpPath().optional(),
+  startupPath: httpPath().optional(),
+  startupTimeoutSeconds: positiveInt().optional(),
+});
+
+export const secretRefSchema = z.strictObject({
+  secretName: dns1123Subdomain(),
+  key: z.string().min(1).regex(/^[-._a-zA-Z0-9]+$/, 'secret keys may contain only alphanumerics, "-", "_" and "."'),
+  optional: z.boolean().optional(),
+});
+
+export const sidecarSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  image: pinnedImage().optional(),
+  resources: resourcesSchema.optional(),
+  cacheMaxEntries: positiveInt().optional(),
+  cacheMaxBytes: positiveInt().optional(),
+  cacheDefaultTtlSeconds: positiveInt().optional(),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+});
+
+export const sloSchema = z.strictObject({
+  availability: z.number().gt(0, 'must be a percentage above 0').lt(100, 'must be below 100 (a 100% target leaves no error budget)'),
+  latencyP95Seconds: z.number().positive().optional(),
+  window: duration().optional(),
+});
+
+export const canarySchema = z.strictObject({
+  image: pinnedImage(),
+  version: labelValue().min(1).optional(),
+  replicas: positiveInt().optional(),
+});
+
+/** The zod schema of `AgentServiceProps` (camelCase form). */
+export const agentServicePropsSchema = z
+  .strictObject({
+    image: pinnedImage(),
+    name: dns1035Label(MAX_AGENT_NAME_LENGTH).optional(),
+    namespace: dns1123Label().optional(),
+    system: labelValue().min(1).optional(),
+    component: labelValue().min(1).optional(),
+    team: labelValue().min(1).optional(),
+    version: labelValue().min(1).optional(),
+    port: portNumber().optional(),
+    replicas: positiveInt().optional(),
+    autoscaling: autoscalingSchema.optional(),
+    env: z.record(envName(), z.string()).optional(),
+    secretEnv: z.record(envName(), secretRefSchema).optional(),
+    resources: resourcesSchema.optional(),
+    healthCheck: healthCheckSchema.optional(),
+    serviceAccountName: dns1123Subdomain().optional(),
+    automountServiceAccountToken: z.boolean().optional(),
+    labels: labelMap().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    terminationGracePeriodSeconds: positiveInt().optional(),
+    drainSeconds: z.number().int().min(0).optional(),
+    maxConcurrentRequests: positiveInt().optional(),
+    sidecar: z.union([z.boolean(), sidecarSchema]).optional(),
+    slo: sloSchema.optional(),
+    canary: canarySchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.replicas !== undefined && p.autoscaling !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'set either replicas (a fixed count) or autoscaling, not both' });
+    }
+    const min = p.autoscaling?.minReplicas ?? DEFAULTS.autoscaling.minReplicas;
+    const max = p.autoscaling?.maxReplicas ?? DEFAULTS.autoscaling.maxReplicas;
+    if (p.autoscaling && max < min) {
+      ctx.addIssue({ code: 'custom', path: ['autoscaling', 'maxReplicas'], message: `(${max}) must be >= minReplicas (${min})` });
+    }
+    for (const which of ['cpu', 'memory'] as const) {
+      const req = p.resources?.requests?.[which] ?? DEFAULTS.resources.requests[which];
+      const lim = p.resources?.limits?.[which] ?? DEFAULTS.resources.limits[which];
+      const parse = which === 'cpu' ? parseCpu : parseMemory;
+      if (parse(req) > parse(lim)) {
+        ctx.addIssue({ code: 'custom', path: ['resources', 'requests', which], message: `(${req}) must not exceed limits.${which} (${lim})` });
+      }
+    }
+    const reserved = ['AGENT_ID', 'NAMESPACE', 'AGENT_SIDECAR_URL'];
+    for (const name of [...Object.keys(p.env ?? {}), ...Object.keys(p.secretEnv ?? {})]) {
+      if (reserved.includes(name)) ctx.addIssue({ code: 'custom', path: ['env', name], message: `is set by AgentService itself (reserved: ${reserved.join(', ')})` });
+    }
+    for (const name of Object.keys(p.secretEnv ?? {})) {
+      if (p.env && name in p.env) ctx.addIssue({ code: 'custom', path: ['secretEnv', name], message: 'is also set in env: an environment variable has one source' });
+    }
+    const hcPort = p.healthCheck?.port;
+    if (hcPort !== undefined && (hcPort === SIDECAR_METRICS_PORT || hcPort === SIDECAR_API_PORT)) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'port'], message: `(${hcPort}) is a sidecar port; probe the agent's own port` });
+    }
+    if (p.port === SIDECAR_METRICS_PORT || p.port === SIDECAR_API_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: `(${p.port}) is reserved for the sidecar (${SIDECAR_METRICS_PORT}, ${SIDECAR_API_PORT})` });
+    }
+    if (p.canary) {
+      const canaryVersion = p.canary.version ?? versionOf(p.canary.image);
+      if (canaryVersion === (p.version ?? versionOf(p.image))) {
+        ctx.addIssue({ code: 'custom', path: ['canary', 'version'], message: `("${canaryVersion}") must differ from the stable version, or the mesh cannot tell the subsets apart` });
+      }
+    }
+  });
+
+/** Props of AgentService as users write them (see AgentServiceProps for the documented interface). */
+export type AgentServicePropsInput = z.input<typeof agentServicePropsSchema>;
+
+export interface ResourceSpec {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+/** How the Deployment's replica count is decided. */
+export type ScalingSpec =
+  | { readonly kind: 'fixed'; readonly replicas: number }
+  | {
+    readonly kind: 'hpa';
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCpuPercent: number;
+    readonly targetMemoryPercent: number;
+    readonly scaleDownStabilizationSeconds: number;
+  };
+
+/**
+ * The normalized, fully defaulted description of one agent. Every construct
+ * (AgentService, MeshPolicy, MonitoringStack, AgentSystem) reads this, never raw props.
+ */
+export interface AgentSpec {
+  /** Agent id; also the name of the Deployment, Service and ServiceAccount. */
+  readonly name: string;
+  readonly namespace: string;
+  /** The system the agent is part of (`app.kubernetes.io/part-of`). */
+  readonly system: string;
+  /** `app.kubernetes.io/component`. */
+  readonly component: string;
+  /** Owning team, for alert routing. */
+  readonly team?: string;
+  readonly image: string;
+  /** `app.kubernetes.io/version` of the stable pods (the image tag, or the digest's first 12 hex digits). */
+  readonly version: string;
+  /** The agent container's HTTP port (named `http`). */
+  readonly port: number;
+  readonly scaling: ScalingSpec;
+  readonly resources: ResourceSpec;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secretEnv: Readonly<Record<string, { readonly secretName: string; readonly key: string; readonly optional: boolean }>>;
+  readonly healthCheck: {
+    readonly port: number;
+    readonly livenessPath: string;
+    readonly readinessPath: string;
+    readonly startupPath: string;
+    readonly startupTimeoutSeconds: number;
+  };
+  readonly serviceAccount: { readonly name: string; readonly create: boolean; readonly automountToken: boolean };
+  /** Labels on every object of this agent: recommended `app.kubernetes.io/*` plus the user's. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The subset of labels that selects this agent's pods (stable and canary). */
+  readonly selectorLabels: Readonly<Record<string, string>>;
+  /** Annotations for the pod template. */
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly terminationGracePeriodSeconds: number;
+  /** Seconds the preStop hook waits so endpoints and the mesh stop sending traffic before SIGTERM. */
+  readonly drainSeconds: number;
+  /** Concurrent requests one replica is sized for (connection pools, in-flight autoscaling). */
+  readonly maxConcurrentRequests: number;
+  readonly sidecar: {
+    readonly enabled: boolean;
+    readonly image: string;
+    readonly metricsPort: number;
+    readonly apiPort: number;
+    readonly resources: ResourceSpec;
+    readonly cacheMaxEntries: number;
+    readonly cacheMaxBytes: number;
+    readonly cacheDefaultTtlSeconds: number;
+    readonly redisUrl?: string;
+  };
+  readonly slo?: { readonly availability: number; readonly latencyP95Seconds?: number; readonly window: string };
+  readonly canary?: { readonly image: string; readonly version: string; readonly replicas: number };
+  /** Object names, so other constructs never rebuild them. */
+  readonly names: {
+    readonly deployment: string;
+    readonly canaryDeployment: string;
+    readonly service: string;
+    readonly hpa: string;
+    readonly pdb: string;
+    readonly serviceAccount: string;
+  };
+  /** `<service>.<namespace>.svc.cluster.local` */
+  readonly host: string;
+  /** The construct path of the AgentService, for error messages. */
+  readonly constructPath: string;
+}
+
+/** Version label value from an image reference. */
+export function versionOf(image: string): string {
+  const ref = parseImage(image);
+  if (ref?.tag) return ref.tag.slice(0, 63).replace(/[^A-Za-z0-9_.-]/g, '-');
+  if (ref?.digest) return ref.digest.slice('sha256:'.length, 'sha256:'.length + 12);
+  return 'unknown';
+}
+
+function resources(input: z.infer<typeof resourcesSchema> | undefined, defaults: ResourceSpec): ResourceSpec {
+  return {
+    requests: { cpu: input?.requests?.cpu ?? defaults.requests.cpu, memory: input?.requests?.memory ?? defaults.requests.memory },
+    limits: { cpu: input?.limits?.cpu ?? defaults.limits.cpu, memory: input?.limits?.memory ?? defaults.limits.memory },
+  };
+}
+
+/** Context that props do not carry: where the construct sits. */
+export interface SpecContext {
+  readonly id: string;
+  readonly constructPath: string;
+  readonly chartNamespace?: string;
+}
+
+/** Turns parsed props into the normalized AgentSpec (pure: no cdk8s). */
+export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, ctx: SpecContext): AgentSpec {
+  const name = p.name ?? ctx.id;
+  const namespace = p.namespace ?? ctx.chartNamespace ?? 'default';
+  const system = p.system ?? namespace;
+  const version = p.version ?? versionOf(p.image);
+  const selectorLabels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name };
+  const labels = {
+    ...(p.labels ?? {}),
+    ...selectorLabels,
+    'app.kubernetes.io/component': p.component ?? DEFAULTS.component,
+    'app.kubernetes.io/part-of': system,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+  };
+  const sidecarProps = typeof p.sidecar === 'object' ? p.sidecar : {};
+  const sidecarEnabled = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
+  const scaling: ScalingSpec = p.replicas !== undefined
+    ? { kind: 'fixed', replicas: p.replicas }
+    : { kind: 'hpa', ...DEFAULTS.autoscaling, ...stripUndefined(p.autoscaling ?? {}) };
+  const saName = p.serviceAccountName ?? name;
+  return {
+    name,
+    namespace,
+    system,
+    component: p.component ?? DEFAULTS.component,
+    team: p.team,
+    image: p.image,
+    version,
+    port: p.port ?? DEFAULTS.port,
+    scaling,
+    resources: resources(p.resources, DEFAULTS.resources),
+    env: { ...(p.env ?? {}) },
+    secretEnv: Object.fromEntries(Object.entries(p.secretEnv ?? {}).map(([k, v]) => [k, { secretName: v.secretName, key: v.key, optional: v.optional ?? false }])),
+    healthCheck: {
+      port: p.healthCheck?.port ?? p.port ?? DEFAULTS.port,
+      livenessPath: p.healthCheck?.livenessPath ?? DEFAULTS.healthCheck.livenessPath,
+      readinessPath: p.healthCheck?.readinessPath ?? DEFAULTS.healthCheck.readinessPath,
+      startupPath: p.healthCheck?.startupPath ?? p.healthCheck?.livenessPath ?? DEFAULTS.healthCheck.livenessPath,
+      startupTimeoutSeconds: p.healthCheck?.startupTimeoutSeconds ?? DEFAULTS.healthCheck.startupTimeoutSeconds,
+    },
+    serviceAccount: { name: saName, create: p.serviceAccountName === undefined, automountToken: p.automountServiceAccountToken ?? false },
+    labels,
+    selectorLabels,
+    annotations: { ...(p.annotations ?? {}) },
+    terminationGracePeriodSeconds: p.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds,
+    drainSeconds: p.drainSeconds ?? DEFAULTS.drainSeconds,
+    maxConcurrentRequests: p.maxConcurrentRequests ?? DEFAULTS.maxConcurrentRequests,
+    sidecar: {
+      enabled: sidecarEnabled,
+      image: sidecarProps.image ?? DEFAULTS.sidecar.image,
+      metricsPort: SIDECAR_METRICS_PORT,
+      apiPort: SIDECAR_API_PORT,
+      resources: resources(sidecarProps.resources, DEFAULTS.sidecar.resources),
+      cacheMaxEntries: sidecarProps.cacheMaxEntries ?? DEFAULTS.sidecar.cache.maxEntries,
+      cacheMaxBytes: sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes,
+      cacheDefaultTtlSeconds: sidecarProps.cacheDefaultTtlSeconds ?? DEFAULTS.sidecar.cache.defaultTtlSeconds,
+      redisUrl: sidecarProps.redisUrl,
+    },
+    slo: p.slo ? { availability: p.slo.availability, latencyP95Seconds: p.slo.latencyP95Seconds, window: p.slo.window ?? DEFAULTS.slo.window } : undefined,
+    canary: p.canary ? { image: p.canary.image, version: p.canary.version ?? versionOf(p.canary.image), replicas: p.canary.replicas ?? 1 } : undefined,
+    names: {
+      deployment: name,
+      canaryDeployment: `${name}-canary`,
+      service: name,
+      hpa: `${name}-hpa`,
+      pdb: `${name}-pdb`,
+      serviceAccount: saName,
+    },
+    host: `${name}.${namespace}.svc.cluster.local`,
+    constructPath: ctx.constructPath,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
+
+/** Most replicas this agent's stable Deployment can run. */
+export function maxReplicasOf(spec: AgentSpec): number {
+  return spec.scaling.kind === 'fixed' ? spec.scaling.replicas : spec.scaling.maxReplicas;
+}
+
+/** Fewest replicas this agent's stable Deployment runs. */
+export function minReplicasOf(spec: AgentSpec): number {
+  return spec.scaling.kind === 'fixed' ? spec.scaling.replicas : spec.scaling.minReplicas;
+}

@@ -1,0 +1,121 @@
+/**
+ * The contract between the agent sidecar and the constructs that deploy and monitor it:
+ * ports, HTTP paths, metric and label names, histogram buckets.
+ *
+ * This module has no dependencies on purpose: the sidecar image carries it without cdk8s,
+ * and the constructs (AgentService, MonitoringStack, MeshPolicy) import it so that the
+ * manifests, the alerts and the running process cannot disagree on a name or a port.
+ */
+
+/** Port of the sidecar's read-only listener (pod IP): /metrics, /healthz, /readyz. */
+export const SIDECAR_METRICS_PORT = 9464;
+/** Port of the sidecar's API listener (127.0.0.1 only): executions, stats, cache. */
+export const SIDECAR_API_PORT = 9465;
+/** Default bind address of the API listener: loopback, so only containers of the same pod reach it. */
+export const SIDECAR_API_HOST = '127.0.0.1';
+/** Name of the sidecar container in every agent pod. */
+export const SIDECAR_CONTAINER_NAME = 'agent-sidecar';
+/** Image repository of the sidecar (built from sidecar/Dockerfile). */
+export const SIDECAR_IMAGE_REPOSITORY = 'ghcr.io/cdk8s-agents/agent-sidecar';
+/** Version of the sidecar image that this package release deploys by default. */
+export const SIDECAR_VERSION = '0.1.0';
+
+/** HTTP paths served by the sidecar. */
+export const SIDECAR_PATHS = {
+  metrics: '/metrics',
+  healthz: '/healthz',
+  readyz: '/readyz',
+  executions: '/v1/executions',
+  inflight: '/v1/inflight',
+  stats: '/v1/stats',
+  cache: '/v1/cache',
+  cacheStats: '/v1/cache/stats',
+} as const;
+
+/** Environment variables the sidecar reads (each also has a command-line flag). */
+export const SIDECAR_ENV = {
+  metricsPort: 'SIDECAR_METRICS_PORT',
+  metricsHost: 'SIDECAR_METRICS_HOST',
+  apiPort: 'SIDECAR_API_PORT',
+  apiHost: 'SIDECAR_API_HOST',
+  agentName: 'SIDECAR_AGENT_NAME',
+  cacheMaxEntries: 'SIDECAR_CACHE_MAX_ENTRIES',
+  cacheMaxBytes: 'SIDECAR_CACHE_MAX_BYTES',
+  cacheDefaultTtlSeconds: 'SIDECAR_CACHE_DEFAULT_TTL_SECONDS',
+  cacheMaxTtlSeconds: 'SIDECAR_CACHE_MAX_TTL_SECONDS',
+  redisUrl: 'SIDECAR_REDIS_URL',
+  logLevel: 'SIDECAR_LOG_LEVEL',
+} as const;
+
+/** Environment variable the agent container gets: base URL of the sidecar API. */
+export const AGENT_SIDECAR_URL_ENV = 'AGENT_SIDECAR_URL';
+
+/**
+ * Metric names exported by the sidecar. GenAI names follow the OpenTelemetry semantic
+ * conventions (gen_ai.client.operation.duration, gen_ai.client.token.usage) as the
+ * OpenTelemetry Prometheus exporter spells them.
+ */
+export const METRICS = {
+  /** Histogram, seconds: duration of one agent operation (OTel gen_ai.client.operation.duration). */
+  operationDuration: 'gen_ai_client_operation_duration_seconds',
+  /** Histogram, tokens: tokens used per operation, by gen_ai_token_type (OTel gen_ai.client.token.usage). */
+  tokenUsage: 'gen_ai_client_token_usage',
+  /** Counter: agent invocations by outcome (success|error). */
+  invocations: 'agent_invocations_total',
+  /** Counter: failed invocations by error_type. */
+  errors: 'agent_errors_total',
+  /** Gauge: invocations currently in flight (reported by the agent through the sidecar API). */
+  inflight: 'agent_inflight_invocations',
+  /** Counter: cache lookups by result (hit|miss) and tier (local|redis). */
+  cacheRequests: 'agent_cache_requests_total',
+  /** Counter: entries evicted from the local cache by reason (capacity|ttl). */
+  cacheEvictions: 'agent_cache_evictions_total',
+  /** Gauge: entries in the local cache. */
+  cacheEntries: 'agent_cache_entries',
+  /** Gauge: bytes held by the local cache. */
+  cacheBytes: 'agent_cache_bytes',
+  /** Gauge: 1 when the shared Redis tier is configured and reachable, 0 otherwise. */
+  cacheRedisUp: 'agent_cache_redis_up',
+  /** Counter: records refused or folded because a label cap was reached. */
+  cardinalityFolded: 'agent_sidecar_label_values_folded_total',
+} as const;
+
+/** Label names on sidecar metrics (OTel attribute names with dots as underscores). */
+export const LABELS = {
+  agentName: 'gen_ai_agent_name',
+  operationName: 'gen_ai_operation_name',
+  requestModel: 'gen_ai_request_model',
+  tokenType: 'gen_ai_token_type',
+  errorType: 'error_type',
+  outcome: 'outcome',
+  cacheResult: 'result',
+  cacheTier: 'tier',
+} as const;
+
+/**
+ * Labels the scrape configuration puts on every series from an agent pod
+ * (relabelled from the pod's app.kubernetes.io/* labels and its namespace).
+ */
+export const TARGET_LABELS = {
+  agent: 'agent',
+  component: 'component',
+  system: 'system',
+  namespace: 'namespace',
+  pod: 'pod',
+} as const;
+
+/** Value a label takes when its cap of distinct values is reached. */
+export const FOLDED_LABEL_VALUE = 'other';
+
+/**
+ * Duration buckets in seconds: the OpenTelemetry GenAI advisory boundaries
+ * (0.01 s doubling to 81.92 s) extended to cover agent calls of up to ~5 minutes.
+ */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68,
+];
+
+/** Token usage buckets: the OpenTelemetry GenAI advisory boundaries for gen_ai.client.token.usage. */
+export const TOKEN_BUCKETS: readonly number[] = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
