@@ -1,0 +1,448 @@
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { AGENT_SIDECAR_URL_ENV, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS } from '../sidecar/contract';
+import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
+import {
+  AgentServicePropsInput,
+  AgentSpec,
+  agentServicePropsSchema,
+  maxReplicasOf,
+  normalizeAgentSpec,
+  ResourceSpec,
+} from './spec';
+import { parseProps, PropsValidationError } from './validation';
+
+/** Resource requests and limits. Each value falls back to its own default. */
+export interface AgentResources {
+  /** @default { cpu: '100m', memory: '256Mi' } (sidecar: { cpu: '25m', memory: '64Mi' }) */
+  readonly requests?: { readonly cpu?: string; readonly memory?: string };
+  /** @default { cpu: '500m', memory: '1Gi' } (sidecar: { cpu: '250m', memory: '256Mi' }) */
+  readonly limits?: { readonly cpu?: string; readonly memory?: string };
+}
+
+/** CPU/memory HorizontalPodAutoscaler settings. */
+export interface AgentAutoscaling {
+  /** Fewest replicas. @default 2 */
+  readonly minReplicas?: number;
+  /** Most replicas. @default 10 */
+  readonly maxReplicas?: number;
+  /** Target average CPU utilization, percent of requests. @default 70 */
+  readonly targetCpuPercent?: number;
+  /** Target average memory utilization, percent of requests. @default 80 */
+  readonly targetMemoryPercent?: number;
+  /**
+   * Seconds of sustained low load before scaling down; long, because a scaled-down
+   * replica may be holding minute-long model calls. @default 600
+   */
+  readonly scaleDownStabilizationSeconds?: number;
+}
+
+/** HTTP probes of the agent container. */
+export interface AgentHealthCheck {
+  /** Port the probes call. @default the agent `port` */
+  readonly port?: number;
+  /** Liveness probe path. @default '/health' */
+  readonly livenessPath?: string;
+  /** Readiness probe path. @default '/ready' */
+  readonly readinessPath?: string;
+  /** Startup probe path. @default the liveness path */
+  readonly startupPath?: string;
+  /** How long the agent may take to start (model downloads, warm-up) before it is restarted. @default 300 */
+  readonly startupTimeoutSeconds?: number;
+}
+
+/** A value taken from a key of a Kubernetes Secret. */
+export interface SecretKeyRef {
+  /** Name of the Secret in the agent's namespace. */
+  readonly secretName: string;
+  /** Key within the Secret. */
+  readonly key: string;
+  /** Start the pod even when the Secret or key is missing. @default false */
+  readonly optional?: boolean;
+}
+
+/** The metrics-and-cache sidecar container. */
+export interface AgentSidecarOptions {
+  /** Run the sidecar. @default true */
+  readonly enabled?: boolean;
+  /** Sidecar image. @default `ghcr.io/cdk8s-agents/agent-sidecar:<package version>` */
+  readonly image?: string;
+  /** Sidecar resources. @default requests 25m/64Mi, limits 250m/256Mi */
+  readonly resources?: AgentResources;
+  /** Most entries in the local cache. @default 10000 */
+  readonly cacheMaxEntries?: number;
+  /** Most bytes held by the local cache. @default 67108864 (64 MiB) */
+  readonly cacheMaxBytes?: number;
+  /** TTL of cache entries written without `?ttl=`. @default 300 */
+  readonly cacheDefaultTtlSeconds?: number;
+  /** Shared cache tier on Redis, so replicas share results. @default none (local only) */
+  readonly redisUrl?: string;
+}
+
+/** Service level objective of one agent, read by MonitoringStack. */
+export interface AgentSlo {
+  /** Availability target in percent (share of invocations that succeed), e.g. 99.5. */
+  readonly availability: number;
+  /** 95th percentile latency objective in seconds. @default none */
+  readonly latencyP95Seconds?: number;
+  /** SLO window. @default '30d' */
+  readonly window?: string;
+}
+
+/** A canary Deployment next to the stable one; MeshPolicy routes a weight to it. */
+export interface AgentCanary {
+  /** Image of the canary pods (pinned). */
+  readonly image: string;
+  /** `app.kubernetes.io/version` of the canary pods. @default the image tag */
+  readonly version?: string;
+  /** Replicas of the canary Deployment. @default 1 */
+  readonly replicas?: number;
+}
+
+/** Props of AgentService. */
+export interface AgentServiceProps {
+  /** Agent container image with a tag or digest (`:latest` and untagged images are rejected). */
+  readonly image: string;
+  /** Agent id: name of the Deployment, Service and ServiceAccount (DNS-1035, at most 50 characters). @default the construct id */
+  readonly name?: string;
+  /** Namespace. @default the chart's namespace, else 'default' */
+  readonly namespace?: string;
+  /** System the agent is part of (`app.kubernetes.io/part-of`). @default the namespace */
+  readonly system?: string;
+  /** Role of the agent in the system (`app.kubernetes.io/component`). @default 'agent' */
+  readonly component?: string;
+  /** Owning team, used by MonitoringStack as the `team` alert label. @default none */
+  readonly team?: string;
+  /** `app.kubernetes.io/version`. @default the image tag (or the digest's first 12 hex digits) */
+  readonly version?: string;
+  /** The agent's HTTP port, named `http`. @default 8080 */
+  readonly port?: number;
+  /** A fixed replica count; exclusive with `autoscaling`. @default autoscaling with its defaults */
+  readonly replicas?: number;
+  /** CPU/memory autoscaling. @default { minReplicas: 2, maxReplicas: 10, targetCpuPercent: 70, targetMemoryPercent: 80 } */
+  readonly autoscaling?: AgentAutoscaling;
+  /** Plain environment variables. @default {} */
+  readonly env?: Record<string, string>;
+  /** Environment variables from Secret keys (model API keys). @default {} */
+  readonly secretEnv?: Record<string, SecretKeyRef>;
+  /** Agent container resources. @default requests 100m/256Mi, limits 500m/1Gi */
+  readonly resources?: AgentResources;
+  /** Probes. @default liveness '/health', readiness '/ready', startup '/health' for up to 300 s */
+  readonly healthCheck?: AgentHealthCheck;
+  /** Use this existing ServiceAccount instead of creating one. @default a ServiceAccount named after the agent is created */
+  readonly serviceAccountName?: string;
+  /** Mount the ServiceAccount token (only agents that call the Kubernetes API need it). @default false */
+  readonly automountServiceAccountToken?: boolean;
+  /** Extra labels on every object. @default {} */
+  readonly labels?: Record<string, string>;
+  /** Extra pod annotations. @default {} */
+  readonly annotations?: Record<string, string>;
+  /** Seconds a terminating pod gets to finish in-flight agent calls. @default 180 */
+  readonly terminationGracePeriodSeconds?: number;
+  /** Seconds the preStop hook sleeps so traffic stops before SIGTERM (0 disables the hook; needs `sleep` in the image). @default 15 */
+  readonly drainSeconds?: number;
+  /** Concurrent requests one replica is sized for (mesh connection pools, in-flight autoscaling). @default 10 */
+  readonly maxConcurrentRequests?: number;
+  /** The metrics-and-cache sidecar; `false` disables it. @default enabled with its defaults */
+  readonly sidecar?: boolean | AgentSidecarOptions;
+  /** SLO read by MonitoringStack. @default none */
+  readonly slo?: AgentSlo;
+  /** A canary Deployment. @default none */
+  readonly canary?: AgentCanary;
+}
+
+// Keep the documented interface and the zod schema in step at compile time.
+type Assert<T extends true> = T;
+export type _PropsMatchSchema = Assert<AgentServiceProps extends AgentServicePropsInput ? true : false>;
+
+// Names already used per chart and namespace, to reject duplicate agent ids.
+const agentsByChart = new WeakMap<Chart, Map<string, string>>();
+
+// Non-root UID/GID used when the image does not set one (runAsNonRoot needs a numeric user to verify).
+const RUN_AS_USER = 10001;
+
+/**
+ * One AI agent on Kubernetes: Deployment, Service, HorizontalPodAutoscaler,
+ * PodDisruptionBudget, ServiceAccount and the metrics-and-cache sidecar, secure by default.
+ */
+export class AgentService extends Construct {
+  /**
+   * Builds an AgentService from the reference design's agent config (snake_case:
+   * `agent_id`, `image`, `tag`, `resources`, `environment`, `ports`, `health_check`, `scaling`).
+   * Unknown keys and a missing or `latest` tag are errors.
+   */
+  public static fromConfig(scope: Construct, config: ReferenceAgentConfig, overrides: Partial<AgentServiceProps> = {}): AgentService {
+    const id = typeof (config as { agent_id?: unknown })?.agent_id === 'string' ? (config as { agent_id: string }).agent_id : 'agent';
+    const path = [scope.node.path, id].filter(Boolean).join('/');
+    return new AgentService(scope, id, { ...fromReferenceConfig(config, path), ...overrides });
+  }
+
+  /** The normalized, fully defaulted description of this agent (read by MeshPolicy, MonitoringStack, AgentSystem). */
+  public readonly spec: AgentSpec;
+  public readonly deployment: kplus.Deployment;
+  public readonly canaryDeployment?: kplus.Deployment;
+  public readonly service: kplus.Service;
+  public readonly serviceAccount?: kplus.ServiceAccount;
+  public readonly hpa?: kplus.HorizontalPodAutoscaler;
+  public readonly pdb?: kplus.k8s.KubePodDisruptionBudget;
+
+  constructor(scope: Construct, id: string, props: AgentServiceProps) {
+    super(scope, id);
+    const chart = Chart.of(this);
+    const parsed = parseProps(agentServicePropsSchema, props, this.node.path);
+    this.spec = Object.freeze(normalizeAgentSpec(parsed, { id, constructPath: this.node.path, chartNamespace: chart.namespace }));
+    claimName(chart, this.spec);
+    const spec = this.spec;
+
+    if (spec.serviceAccount.create) {
+      this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+        metadata: { name: spec.names.serviceAccount, namespace: spec.namespace, labels: { ...spec.labels } },
+        automountToken: spec.serviceAccount.automountToken,
+      });
+    }
+    const serviceAccount = this.serviceAccount ?? kplus.ServiceAccount.fromServiceAccountName(this, 'ExistingServiceAccount', spec.names.serviceAccount);
+    const env = agentEnv(this, spec);
+
+    this.deployment = this.buildDeployment('Deployment', serviceAccount, env, {
+      name: spec.names.deployment,
+      image: spec.image,
+      version: spec.version,
+      track: 'stable',
+      replicas: spec.scaling.kind === 'fixed' ? spec.scaling.replicas : undefined,
+    });
+    if (spec.canary) {
+      this.canaryDeployment = this.buildDeployment('CanaryDeployment', serviceAccount, env, {
+        name: spec.names.canaryDeployment,
+        image: spec.canary.image,
+        version: spec.canary.version,
+        track: 'canary',
+        replicas: spec.canary.replicas,
+      });
+    }
+
+    const ports: kplus.ServicePort[] = [{ name: 'http', port: spec.port, targetPort: spec.port, protocol: kplus.Protocol.TCP }];
+    if (spec.sidecar.enabled) {
+      ports.push({ name: 'metrics', port: spec.sidecar.metricsPort, targetPort: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP });
+    }
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: spec.names.service, namespace: spec.namespace, labels: { ...spec.labels } },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports,
+    });
+    // Select stable and canary pods alike: the mesh splits traffic by version subset.
+    this.service.selectLabel('app.kubernetes.io/name', spec.selectorLabels['app.kubernetes.io/name']);
+    this.service.selectLabel('app.kubernetes.io/instance', spec.selectorLabels['app.kubernetes.io/instance']);
+
+    if (spec.scaling.kind === 'hpa') {
+      this.hpa = new kplus.HorizontalPodAutoscaler(this, 'Hpa', {
+        metadata: { name: spec.names.hpa, namespace: spec.namespace, labels: { ...spec.labels } },
+        target: this.deployment,
+        minReplicas: spec.scaling.minReplicas,
+        maxReplicas: spec.scaling.maxReplicas,
+        metrics: [
+          kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(spec.scaling.targetCpuPercent)),
+          kplus.Metric.resourceMemory(kplus.MetricTarget.averageUtilization(spec.scaling.targetMemoryPercent)),
+        ],
+        scaleUp: {
+          stabilizationWindow: Duration.seconds(0),
+          strategy: kplus.ScalingStrategy.MAX_CHANGE,
+          policies: [
+            { replicas: kplus.Replicas.absolute(4), duration: Duration.seconds(60) },
+            { replicas: kplus.Replicas.percent(100), duration: Duration.seconds(60) },
+          ],
+        },
+        scaleDown: {
+          stabilizationWindow: Duration.seconds(spec.scaling.scaleDownStabilizationSeconds),
+          strategy: kplus.ScalingStrategy.MIN_CHANGE,
+          // One pod at a time, so replicas holding long calls drain one by one.
+          policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.seconds(120) }],
+        },
+      });
+    }
+
+    if (maxReplicasOf(spec) > 1) {
+      this.pdb = new kplus.k8s.KubePodDisruptionBudget(this, 'Pdb', {
+        metadata: { name: spec.names.pdb, namespace: spec.namespace, labels: { ...spec.labels } },
+        spec: {
+          maxUnavailable: kplus.k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: { ...spec.selectorLabels, 'cdk8s-agents.io/track': 'stable' } },
+          // Evict pods that never became ready, so a broken rollout cannot block node drains.
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
+      });
+    }
+  }
+
+  private buildDeployment(
+    id: string,
+    serviceAccount: kplus.IServiceAccount,
+    env: Record<string, kplus.EnvValue>,
+    opts: { name: string; image: string; version: string; track: 'stable' | 'canary'; replicas?: number },
+  ): kplus.Deployment {
+    const spec = this.spec;
+    const podLabels = { ...spec.labels, 'app.kubernetes.io/version': opts.version, 'cdk8s-agents.io/track': opts.track };
+    const podAnnotations: Record<string, string> = { ...spec.annotations };
+    if (spec.sidecar.enabled) {
+      podAnnotations['prometheus.io/scrape'] = 'true';
+      podAnnotations['prometheus.io/port'] = String(spec.sidecar.metricsPort);
+      podAnnotations['prometheus.io/path'] = SIDECAR_PATHS.metrics;
+    }
+
+    const deployment = new kplus.Deployment(this, id, {
+      metadata: { name: opts.name, namespace: spec.namespace, labels: { ...spec.labels, 'app.kubernetes.io/version': opts.version } },
+      podMetadata: { labels: podLabels, annotations: podAnnotations },
+      select: false,
+      replicas: opts.replicas,
+      serviceAccount,
+      automountServiceAccountToken: spec.serviceAccount.automountToken,
+      // Surge only: capacity never drops below the desired count during a rollout.
+      strategy: kplus.DeploymentStrategy.rollingUpdate({
+        maxSurge: kplus.PercentOrAbsolute.absolute(1),
+        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+      }),
+      terminationGracePeriod: Duration.seconds(spec.terminationGracePeriodSeconds),
+      securityContext: { ensureNonRoot: true, user: RUN_AS_USER, group: RUN_AS_USER, fsGroup: RUN_AS_USER },
+      isolate: false,
+    });
+    deployment.select(kplus.LabelSelector.of({ labels: { ...spec.selectorLabels, 'cdk8s-agents.io/track': opts.track } }));
+
+    const agent = deployment.addContainer({
+      name: 'agent',
+      image: opts.image,
+      ports: [{ name: 'http', number: spec.port, protocol: kplus.Protocol.TCP }],
+      envVariables: env,
+      securityContext: restrictedContainerSecurity(),
+      resources: cdk8sPlusResources(spec.resources),
+      liveness: kplus.Probe.fromHttpGet(spec.healthCheck.livenessPath, {
+        port: spec.healthCheck.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(5), failureThreshold: 3,
+      }),
+      readiness: kplus.Probe.fromHttpGet(spec.healthCheck.readinessPath, {
+        port: spec.healthCheck.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3), failureThreshold: 3,
+      }),
+      startup: kplus.Probe.fromHttpGet(spec.healthCheck.startupPath, {
+        port: spec.healthCheck.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3),
+        failureThreshold: Math.ceil(spec.healthCheck.startupTimeoutSeconds / 5),
+      }),
+      lifecycle: spec.drainSeconds > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', String(spec.drainSeconds)]) } : undefined,
+    });
+    agent.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${id}Tmp`, 'tmp', { sizeLimit: Size.mebibytes(256) }));
+
+    if (spec.sidecar.enabled) {
+      const sidecar = deployment.addContainer({
+        name: SIDECAR_CONTAINER_NAME,
+        image: spec.sidecar.image,
+        ports: [{ name: 'metrics', number: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP }],
+        envVariables: sidecarEnv(spec),
+        securityContext: restrictedContainerSecurity(),
+        resources: cdk8sPlusResources(spec.sidecar.resources),
+        liveness: kplus.Probe.fromHttpGet(SIDECAR_PATHS.healthz, {
+          port: spec.sidecar.metricsPort, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
+        }),
+        readiness: kplus.Probe.fromHttpGet(SIDECAR_PATHS.readyz, {
+          port: spec.sidecar.metricsPort, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+        }),
+      });
+      sidecar.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${id}SidecarTmp`, 'sidecar-tmp', { sizeLimit: Size.mebibytes(64) }));
+    }
+
+    const api = ApiObject.of(deployment);
+    // cdk8s-plus renders memory in Mi; write the quantities exactly as the user gave them.
+    api.addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/resources', k8sResources(spec.resources)));
+    if (spec.sidecar.enabled) {
+      api.addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/1/resources', k8sResources(spec.sidecar.resources)));
+    }
+    // cdk8s-plus adds a hashed address label to every pod; nothing here selects on it.
+    api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
+    // cdk8s-plus-28 has no pod-level seccomp profile or topology spread constraints.
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(spec.selectorLabels)));
+    return deployment;
+  }
+}
+
+function claimName(chart: Chart, spec: AgentSpec) {
+  let names = agentsByChart.get(chart);
+  if (!names) agentsByChart.set(chart, (names = new Map()));
+  const key = `${spec.namespace}/${spec.name}`;
+  const other = names.get(key);
+  if (other !== undefined) {
+    throw new PropsValidationError(spec.constructPath, [`name: agent id "${spec.name}" is already used in namespace "${spec.namespace}" by ${other}`]);
+  }
+  names.set(key, spec.constructPath);
+}
+
+function agentEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.EnvValue> {
+  const env: Record<string, kplus.EnvValue> = {
+    AGENT_ID: kplus.EnvValue.fromValue(spec.name),
+    NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+  };
+  if (spec.sidecar.enabled) env[AGENT_SIDECAR_URL_ENV] = kplus.EnvValue.fromValue(`http://127.0.0.1:${spec.sidecar.apiPort}`);
+  for (const [k, v] of Object.entries(spec.env)) env[k] = kplus.EnvValue.fromValue(v);
+  for (const [k, ref] of Object.entries(spec.secretEnv)) {
+    const secret = kplus.Secret.fromSecretName(scope, `SecretEnv${k}`, ref.secretName);
+    env[k] = kplus.EnvValue.fromSecretValue({ secret, key: ref.key }, { optional: ref.optional });
+  }
+  return env;
+}
+
+function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
+  const s = spec.sidecar;
+  const env: Record<string, string> = {
+    [SIDECAR_ENV.agentName]: spec.name,
+    [SIDECAR_ENV.metricsPort]: String(s.metricsPort),
+    [SIDECAR_ENV.apiHost]: '127.0.0.1',
+    [SIDECAR_ENV.apiPort]: String(s.apiPort),
+    [SIDECAR_ENV.cacheMaxEntries]: String(s.cacheMaxEntries),
+    [SIDECAR_ENV.cacheMaxBytes]: String(s.cacheMaxBytes),
+    [SIDECAR_ENV.cacheDefaultTtlSeconds]: String(s.cacheDefaultTtlSeconds),
+  };
+  if (s.redisUrl) env[SIDECAR_ENV.redisUrl] = s.redisUrl;
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
+}
+
+/** The restricted Pod Security Standard for one container. */
+function restrictedContainerSecurity(): kplus.ContainerSecurityContextProps {
+  return {
+    ensureNonRoot: true,
+    user: RUN_AS_USER,
+    group: RUN_AS_USER,
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: [kplus.Capability.ALL] },
+    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+  };
+}
+
+function cdk8sPlusResources(r: ResourceSpec): kplus.ContainerResources {
+  const cpu = (q: string) => (q.endsWith('m') ? kplus.Cpu.millis(Number(q.slice(0, -1))) : kplus.Cpu.units(Number(q)));
+  return {
+    cpu: { request: cpu(r.requests.cpu), limit: cpu(r.limits.cpu) },
+    memory: { request: Size.mebibytes(1), limit: Size.mebibytes(1) }, // replaced by a patch with the exact quantities
+  };
+}
+
+// Quantity objects, because the L1 Deployment maps patched resources through Quantity#value.
+function k8sResources(r: ResourceSpec) {
+  const q = (s: string) => kplus.k8s.Quantity.fromString(s);
+  return {
+    limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
+    requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
+  };
+}
+
+function topologySpread(selectorLabels: Readonly<Record<string, string>>) {
+  // ScheduleAnyway: spread when the cluster can, never leave pods pending on a single-zone cluster.
+  return ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: sortKeys(selectorLabels) },
+    matchLabelKeys: ['pod-template-hash'],
+  }));
+}
+
+function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}

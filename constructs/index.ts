@@ -1,0 +1,5 @@
+export * from './agent-service';
+export * from './spec';
+export * from './validation';
+export { fromReferenceConfig, referenceAgentConfigSchema, ReferenceAgentConfig } from './reference-config';
+export * as sidecarContract from '../sidecar/contract';

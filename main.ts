@@ -1,0 +1,58 @@
+import { App, Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { AgentService } from './constructs';
+
+/**
+ * Example: a planner that delegates to a researcher and a coder, in namespace multi-agents.
+ * `npm run synth` writes dist/, which is committed so GitOps reviews see every change.
+ */
+export class MultiAgentChart extends Chart {
+  public readonly planner: AgentService;
+  public readonly researcher: AgentService;
+  public readonly coder: AgentService;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, { namespace: 'multi-agents', disableResourceNameHashes: true, ...props });
+
+    const modelKey = { OPENAI_API_KEY: { secretName: 'model-provider', key: 'openai-api-key' } };
+
+    this.planner = new AgentService(this, 'planner', {
+      image: 'ghcr.io/example/planner-agent:1.4.2',
+      component: 'orchestrator',
+      team: 'agents-core',
+      env: { LOG_LEVEL: 'info', RESEARCHER_URL: 'http://researcher:8080', CODER_URL: 'http://coder:8080' },
+      secretEnv: modelKey,
+      autoscaling: { minReplicas: 2, maxReplicas: 6 },
+      slo: { availability: 99.5, latencyP95Seconds: 30 },
+    });
+
+    this.researcher = new AgentService(this, 'researcher', {
+      image: 'ghcr.io/example/researcher-agent:2.0.1',
+      team: 'agents-core',
+      env: { LOG_LEVEL: 'info', SEARCH_TIMEOUT_SECONDS: '60' },
+      secretEnv: modelKey,
+      resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '2Gi' } },
+      autoscaling: { minReplicas: 2, maxReplicas: 12, targetCpuPercent: 60 },
+      slo: { availability: 99, latencyP95Seconds: 60 },
+    });
+
+    this.coder = new AgentService(this, 'coder', {
+      image: 'ghcr.io/example/coder-agent:0.9.0',
+      team: 'agents-dev',
+      env: { LOG_LEVEL: 'info', SANDBOX: 'gvisor' },
+      secretEnv: modelKey,
+      replicas: 3,
+      terminationGracePeriodSeconds: 300,
+      canary: { image: 'ghcr.io/example/coder-agent:1.0.0-rc.1' },
+    });
+  }
+}
+
+export function buildApp(app = new App()): App {
+  new MultiAgentChart(app, 'multi-agents');
+  return app;
+}
+
+if (require.main === module) {
+  buildApp().synth();
+}
