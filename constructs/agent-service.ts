@@ -188,12 +188,14 @@ export class AgentService extends Construct {
   public readonly pdb?: kplus.k8s.KubePodDisruptionBudget;
 
   constructor(scope: Construct, id: string, props: AgentServiceProps) {
+    // Validate before joining the construct tree, so bad props leave nothing behind.
+    const constructPath = [scope.node.path, id].filter(Boolean).join('/');
+    const chart = Chart.of(scope);
+    const parsed = parseProps(agentServicePropsSchema, props, constructPath);
+    const spec = Object.freeze(normalizeAgentSpec(parsed, { id, constructPath, chartNamespace: chart.namespace }));
+    claimName(chart, spec);
     super(scope, id);
-    const chart = Chart.of(this);
-    const parsed = parseProps(agentServicePropsSchema, props, this.node.path);
-    this.spec = Object.freeze(normalizeAgentSpec(parsed, { id, constructPath: this.node.path, chartNamespace: chart.namespace }));
-    claimName(chart, this.spec);
-    const spec = this.spec;
+    this.spec = spec;
 
     if (spec.serviceAccount.create) {
       this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {

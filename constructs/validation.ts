@@ -29,7 +29,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: readon
       const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
       return `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
     }
-    return path ? `${path}: ${issue.message}` : issue.message;
+    // Record keys: report the key's own problem, not zod's generic "Invalid key in record".
+    const message = issue.code === 'invalid_key' && issue.issues.length > 0 ? issue.issues[0].message : issue.message;
+    if (!path) return message;
+    // "(1) must be >= ..." reads as a sentence about the field: no colon.
+    return message.startsWith('(') ? `${path} ${message}` : `${path}: ${message}`;
   });
 }
 
