@@ -1,7 +1,8 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { AGENT_SIDECAR_URL_ENV, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS } from '../sidecar/contract';
+import { ScaledObject } from '../imports/scaledobject-keda.sh';
+import { AGENT_SIDECAR_URL_ENV, METRICS, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS, TARGET_LABELS } from '../sidecar/contract';
 import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
 import {
   AgentServicePropsInput,
@@ -21,8 +22,24 @@ export interface AgentResources {
   readonly limits?: { readonly cpu?: string; readonly memory?: string };
 }
 
-/** CPU/memory HorizontalPodAutoscaler settings. */
+/** Autoscaling: a CPU/memory HorizontalPodAutoscaler, or KEDA on in-flight agent invocations. */
 export interface AgentAutoscaling {
+  /**
+   * What to scale on: 'resource' (CPU and memory utilization, an HPA) or 'inflight'
+   * (in-flight invocations reported by the sidecar, a KEDA ScaledObject with a Prometheus trigger;
+   * needs KEDA and the MonitoringStack scrape labels). @default 'resource'
+   */
+  readonly metric?: 'resource' | 'inflight';
+  /** 'inflight' only: in-flight invocations per replica to aim for. @default 70% of maxConcurrentRequests */
+  readonly targetPerReplica?: number;
+  /** 'inflight' only: scale idle agents to zero (woken by the callers' Istio request rate). @default false */
+  readonly scaleToZero?: boolean;
+  /** 'inflight' only: in-flight value above which a scaled-to-zero agent is activated. @default 0 */
+  readonly activationThreshold?: number;
+  /** 'inflight' only: Prometheus URL KEDA queries. @default 'http://prometheus-operated.monitoring.svc:9090' */
+  readonly prometheusAddress?: string;
+  /** 'inflight' only: seconds between KEDA queries. @default 15 */
+  readonly pollingIntervalSeconds?: number;
   /** Fewest replicas. @default 2 */
   readonly minReplicas?: number;
   /** Most replicas. @default 10 */
@@ -185,6 +202,8 @@ export class AgentService extends Construct {
   public readonly service: kplus.Service;
   public readonly serviceAccount?: kplus.ServiceAccount;
   public readonly hpa?: kplus.HorizontalPodAutoscaler;
+  /** KEDA ScaledObject, when `autoscaling.metric` is 'inflight'. */
+  public readonly scaledObject?: ScaledObject;
   public readonly pdb?: kplus.k8s.KubePodDisruptionBudget;
 
   constructor(scope: Construct, id: string, props: AgentServiceProps) {
@@ -261,6 +280,12 @@ export class AgentService extends Construct {
           policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.seconds(120) }],
         },
       });
+    }
+
+    if (spec.scaling.kind === 'inflight') {
+      this.scaledObject = inflightScaledObject(this, spec);
+      // KEDA's HPA owns the count; a replicas field would fight it on every GitOps sync.
+      ApiObject.of(this.deployment).addJsonPatch(JsonPatch.remove('/spec/replicas'));
     }
 
     if (maxReplicasOf(spec) > 1) {
@@ -361,6 +386,65 @@ export class AgentService extends Construct {
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(spec.selectorLabels)));
     return deployment;
   }
+}
+
+/**
+ * KEDA ScaledObject scaling on the sidecar's in-flight gauge. With scale-to-zero a second
+ * trigger on the callers' Istio request rate wakes the agent, since an agent with no pods
+ * has no sidecar to report in-flight calls.
+ */
+function inflightScaledObject(scope: Construct, spec: AgentSpec): ScaledObject {
+  if (spec.scaling.kind !== 'inflight') throw new Error('inflightScaledObject needs inflight scaling');
+  const s = spec.scaling;
+  const selector = `${TARGET_LABELS.namespace}="${spec.namespace}",${TARGET_LABELS.agent}="${spec.name}"`;
+  const triggers = [{
+    type: 'prometheus',
+    name: 'inflight',
+    metricType: 'AverageValue',
+    metadata: {
+      serverAddress: s.prometheusAddress,
+      query: `sum(${METRICS.inflight}{${selector}})`,
+      threshold: String(s.targetPerReplica),
+      activationThreshold: String(s.activationThreshold),
+    },
+  }];
+  if (s.scaleToZero) {
+    triggers.push({
+      type: 'prometheus',
+      name: 'requests',
+      metricType: 'AverageValue',
+      metadata: {
+        serverAddress: s.prometheusAddress,
+        query: `sum(rate(istio_requests_total{reporter="source",destination_service_namespace="${spec.namespace}",destination_service_name="${spec.names.service}"}[2m]))`,
+        // Only wakes the agent; the in-flight trigger sizes it.
+        threshold: '1000000',
+        activationThreshold: '0',
+      },
+    });
+  }
+  return new ScaledObject(scope, 'ScaledObject', {
+    metadata: { name: `${spec.name}-scaler`, namespace: spec.namespace, labels: { ...spec.labels } },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.names.deployment },
+      minReplicaCount: s.minReplicas,
+      maxReplicaCount: s.maxReplicas,
+      pollingInterval: s.pollingIntervalSeconds,
+      cooldownPeriod: s.scaleDownStabilizationSeconds,
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          name: spec.names.hpa,
+          behavior: {
+            scaleDown: {
+              stabilizationWindowSeconds: s.scaleDownStabilizationSeconds,
+              selectPolicy: 'Min',
+              policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }],
+            },
+          },
+        },
+      },
+      triggers,
+    },
+  });
 }
 
 function claimName(chart: Chart, spec: AgentSpec) {

@@ -33,6 +33,11 @@ export const DEFAULTS = {
   port: 8080,
   component: 'agent',
   autoscaling: { minReplicas: 2, maxReplicas: 10, targetCpuPercent: 70, targetMemoryPercent: 80, scaleDownStabilizationSeconds: 600 },
+  inflight: {
+    prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
+    pollingIntervalSeconds: 15,
+    activationThreshold: 0,
+  },
   resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '1Gi' } },
   healthCheck: { livenessPath: '/health', readinessPath: '/ready', startupTimeoutSeconds: 300 },
   terminationGracePeriodSeconds: 180,
@@ -60,6 +65,12 @@ export const resourcesSchema = z.strictObject({
 const positiveInt = (what = 'must be a positive integer') => z.number().int(what).positive(what);
 
 export const autoscalingSchema = z.strictObject({
+  metric: z.enum(['resource', 'inflight']).optional(),
+  targetPerReplica: z.number().positive().optional(),
+  scaleToZero: z.boolean().optional(),
+  activationThreshold: z.number().min(0).optional(),
+  prometheusAddress: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL').optional(),
+  pollingIntervalSeconds: positiveInt().optional(),
   minReplicas: positiveInt().optional(),
   maxReplicas: positiveInt().optional(),
   targetCpuPercent: z.number().int().min(1).max(100).optional(),
@@ -137,6 +148,23 @@ export const agentServicePropsSchema = z
     }
     const min = p.autoscaling?.minReplicas ?? DEFAULTS.autoscaling.minReplicas;
     const max = p.autoscaling?.maxReplicas ?? DEFAULTS.autoscaling.maxReplicas;
+    const a = p.autoscaling;
+    if (a && a.metric !== 'inflight') {
+      for (const key of ['targetPerReplica', 'scaleToZero', 'activationThreshold', 'prometheusAddress', 'pollingIntervalSeconds'] as const) {
+        if (a[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message: "applies only to metric: 'inflight'" });
+      }
+    }
+    if (a?.metric === 'inflight') {
+      for (const key of ['targetCpuPercent', 'targetMemoryPercent'] as const) {
+        if (a[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message: "does not apply to metric: 'inflight' (it scales on in-flight invocations)" });
+      }
+      if (a.scaleToZero && a.minReplicas !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['autoscaling', 'minReplicas'], message: 'conflicts with scaleToZero (which sets the idle minimum to 0)' });
+      }
+      if (p.sidecar === false || (typeof p.sidecar === 'object' && p.sidecar.enabled === false)) {
+        ctx.addIssue({ code: 'custom', path: ['autoscaling', 'metric'], message: "'inflight' needs the sidecar, which reports the in-flight gauge" });
+      }
+    }
     if (p.autoscaling && max < min) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', 'maxReplicas'], message: `(${max}) must be >= minReplicas (${min})` });
     }
@@ -187,6 +215,21 @@ export type ScalingSpec =
     readonly maxReplicas: number;
     readonly targetCpuPercent: number;
     readonly targetMemoryPercent: number;
+    readonly scaleDownStabilizationSeconds: number;
+  }
+  | {
+    /** KEDA ScaledObject on the sidecar's in-flight gauge (agent-aware autoscaling). */
+    readonly kind: 'inflight';
+    /** 0 when scaleToZero, else the minimum. */
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    /** In-flight invocations one replica should carry. */
+    readonly targetPerReplica: number;
+    readonly scaleToZero: boolean;
+    /** Activation threshold: above it KEDA wakes a scaled-to-zero agent. */
+    readonly activationThreshold: number;
+    readonly prometheusAddress: string;
+    readonly pollingIntervalSeconds: number;
     readonly scaleDownStabilizationSeconds: number;
   };
 
@@ -298,9 +341,7 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   };
   const sidecarProps = typeof p.sidecar === 'object' ? p.sidecar : {};
   const sidecarEnabled = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
-  const scaling: ScalingSpec = p.replicas !== undefined
-    ? { kind: 'fixed', replicas: p.replicas }
-    : { kind: 'hpa', ...DEFAULTS.autoscaling, ...stripUndefined(p.autoscaling ?? {}) };
+  const scaling = scalingOf(p);
   const saName = p.serviceAccountName ?? name;
   return {
     name,
@@ -355,8 +396,34 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   };
 }
 
-function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+function scalingOf(p: z.output<typeof agentServicePropsSchema>): ScalingSpec {
+  if (p.replicas !== undefined) return { kind: 'fixed', replicas: p.replicas };
+  const a = p.autoscaling ?? {};
+  const common = {
+    minReplicas: a.minReplicas ?? DEFAULTS.autoscaling.minReplicas,
+    maxReplicas: a.maxReplicas ?? DEFAULTS.autoscaling.maxReplicas,
+    scaleDownStabilizationSeconds: a.scaleDownStabilizationSeconds ?? DEFAULTS.autoscaling.scaleDownStabilizationSeconds,
+  };
+  if (a.metric === 'inflight') {
+    const maxConcurrent = p.maxConcurrentRequests ?? DEFAULTS.maxConcurrentRequests;
+    return {
+      kind: 'inflight',
+      ...common,
+      minReplicas: a.scaleToZero ? 0 : common.minReplicas,
+      // Aim below the per-replica capacity so bursts queue in a new replica, not in the mesh.
+      targetPerReplica: a.targetPerReplica ?? Math.max(1, Math.floor(maxConcurrent * 0.7)),
+      scaleToZero: a.scaleToZero ?? false,
+      activationThreshold: a.activationThreshold ?? DEFAULTS.inflight.activationThreshold,
+      prometheusAddress: a.prometheusAddress ?? DEFAULTS.inflight.prometheusAddress,
+      pollingIntervalSeconds: a.pollingIntervalSeconds ?? DEFAULTS.inflight.pollingIntervalSeconds,
+    };
+  }
+  return {
+    kind: 'hpa',
+    ...common,
+    targetCpuPercent: a.targetCpuPercent ?? DEFAULTS.autoscaling.targetCpuPercent,
+    targetMemoryPercent: a.targetMemoryPercent ?? DEFAULTS.autoscaling.targetMemoryPercent,
+  };
 }
 
 /** Most replicas this agent's stable Deployment can run. */

@@ -347,3 +347,58 @@ describe('AgentService rejects bad props with the construct path and field', () 
     expect(app.charts).toHaveLength(2);
   });
 });
+
+describe('agent-aware autoscaling (KEDA, in-flight invocations)', () => {
+  test('ScaledObject on the sidecar in-flight gauge instead of an HPA', () => {
+    const { objects, agent } = chartWith({ autoscaling: { metric: 'inflight', targetPerReplica: 4, maxReplicas: 20 } });
+    expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    expect(one(objects, 'Deployment').spec.replicas).toBeUndefined();
+    const so = one(objects, 'ScaledObject', 'planner-scaler');
+    expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+    expect(so.spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'planner' },
+      minReplicaCount: 2,
+      maxReplicaCount: 20,
+      advanced: { horizontalPodAutoscalerConfig: { name: 'planner-hpa' } },
+    });
+    expect(so.spec.triggers).toEqual([{
+      type: 'prometheus',
+      name: 'inflight',
+      metricType: 'AverageValue',
+      metadata: {
+        serverAddress: 'http://prometheus-operated.monitoring.svc:9090',
+        query: 'sum(agent_inflight_invocations{namespace="multi-agents",agent="planner"})',
+        threshold: '4',
+        activationThreshold: '0',
+      },
+    }]);
+    expect(agent.spec.scaling).toMatchObject({ kind: 'inflight', targetPerReplica: 4, scaleToZero: false });
+    expect(byKind(objects, 'PodDisruptionBudget')).toHaveLength(1);
+  });
+
+  test('scale to zero: minReplicaCount 0 and a request-rate trigger that wakes the agent', () => {
+    const { objects } = chartWith({ autoscaling: { metric: 'inflight', scaleToZero: true, activationThreshold: 1 } });
+    const so = one(objects, 'ScaledObject');
+    expect(so.spec.minReplicaCount).toBe(0);
+    expect(so.spec.triggers.map((t: any) => t.name)).toEqual(['inflight', 'requests']);
+    expect(so.spec.triggers[0].metadata.activationThreshold).toBe('1');
+    expect(so.spec.triggers[1].metadata.query).toContain('destination_service_name="planner"');
+  });
+
+  test('default target: 70% of maxConcurrentRequests', () => {
+    const { agent } = chartWith({ maxConcurrentRequests: 20, autoscaling: { metric: 'inflight' } });
+    expect(agent.spec.scaling).toMatchObject({ targetPerReplica: 14 });
+  });
+
+  test.each([
+    [{ autoscaling: { targetPerReplica: 4 } }, /autoscaling.targetPerReplica: applies only to metric: 'inflight'/],
+    [{ autoscaling: { metric: 'inflight', targetCpuPercent: 50 } }, /autoscaling.targetCpuPercent: does not apply to metric: 'inflight'/],
+    [{ autoscaling: { metric: 'inflight', scaleToZero: true, minReplicas: 3 } }, /autoscaling.minReplicas: conflicts with scaleToZero/],
+    [{ autoscaling: { metric: 'inflight' }, sidecar: false }, /autoscaling.metric: 'inflight' needs the sidecar/],
+    [{ autoscaling: { metric: 'cpu' } }, /^multi-agents\/planner: autoscaling.metric: /m],
+    [{ autoscaling: { metric: 'inflight', targetPerReplica: 0 } }, /autoscaling.targetPerReplica: /],
+  ])('rejects %j', (props, message) => {
+    const chart = new Chart(Testing.app(), 'multi-agents', { namespace: 'multi-agents' });
+    expect(() => new AgentService(chart, 'planner', { image: IMAGE, ...(props as any) })).toThrow(message);
+  });
+});
