@@ -45,6 +45,19 @@ export const SIDECAR_ENV = {
   cacheMaxTtlSeconds: 'SIDECAR_CACHE_MAX_TTL_SECONDS',
   redisUrl: 'SIDECAR_REDIS_URL',
   logLevel: 'SIDECAR_LOG_LEVEL',
+  cacheMaxValueBytes: 'SIDECAR_CACHE_MAX_VALUE_BYTES',
+  cachePurgeIntervalSeconds: 'SIDECAR_CACHE_PURGE_INTERVAL_SECONDS',
+  redisKeyPrefix: 'SIDECAR_REDIS_KEY_PREFIX',
+  redisTimeoutMs: 'SIDECAR_REDIS_TIMEOUT_MS',
+  maxBodyBytes: 'SIDECAR_MAX_BODY_BYTES',
+  maxBatchSize: 'SIDECAR_MAX_BATCH_SIZE',
+  maxLabelValues: 'SIDECAR_MAX_LABEL_VALUES',
+  maxSeries: 'SIDECAR_MAX_SERIES',
+  requestTimeoutMs: 'SIDECAR_REQUEST_TIMEOUT_MS',
+  maxConnections: 'SIDECAR_MAX_CONNECTIONS',
+  shutdownDelayMs: 'SIDECAR_SHUTDOWN_DELAY_MS',
+  shutdownGraceMs: 'SIDECAR_SHUTDOWN_GRACE_MS',
+  processMetrics: 'SIDECAR_PROCESS_METRICS',
 } as const;
 
 /** Environment variable the agent container gets: base URL of the sidecar API. */
@@ -78,6 +91,14 @@ export const METRICS = {
   cacheRedisUp: 'agent_cache_redis_up',
   /** Counter: records refused or folded because a label cap was reached. */
   cardinalityFolded: 'agent_sidecar_label_values_folded_total',
+  /** Counter: operations on the shared Redis tier that failed or timed out, by operation. */
+  cacheRedisErrors: 'agent_cache_redis_errors_total',
+  /** Counter: execution records accepted by the sidecar API. */
+  recordsAccepted: 'agent_sidecar_records_total',
+  /** Counter: API requests rejected by the sidecar, by reason (bad_json, invalid, too_large, ...). */
+  requestsRejected: 'agent_sidecar_rejected_requests_total',
+  /** Gauge (always 1): sidecar build information, labelled version. */
+  info: 'agent_sidecar_info',
 } as const;
 
 /** Label names on sidecar metrics (OTel attribute names with dots as underscores). */
@@ -90,6 +111,14 @@ export const LABELS = {
   outcome: 'outcome',
   cacheResult: 'result',
   cacheTier: 'tier',
+  /** On agent_cache_evictions_total (capacity|ttl) and agent_sidecar_rejected_requests_total. */
+  reason: 'reason',
+  /** On agent_sidecar_label_values_folded_total: the label whose cap was reached. */
+  foldedLabel: 'label',
+  /** On agent_cache_redis_errors_total: get|set|delete. */
+  redisOperation: 'operation',
+  /** On agent_sidecar_info. */
+  version: 'version',
 } as const;
 
 /**

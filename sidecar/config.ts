@@ -1,0 +1,189 @@
+/**
+ * Sidecar settings: every setting has a command-line flag and an environment variable
+ * (flags win). The table below is the single source for parsing, `--help` and the docs.
+ */
+import { SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_METRICS_PORT } from './contract';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface SidecarConfig {
+  readonly metricsHost: string;
+  readonly metricsPort: number;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly agentName: string;
+  readonly cacheMaxEntries: number;
+  readonly cacheMaxBytes: number;
+  readonly cacheMaxValueBytes: number;
+  readonly cacheDefaultTtlSeconds: number;
+  readonly cacheMaxTtlSeconds: number;
+  readonly cachePurgeIntervalSeconds: number;
+  readonly redisUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly redisTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly maxBatchSize: number;
+  readonly maxLabelValues: number;
+  readonly maxSeries: number;
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly shutdownDelayMs: number;
+  readonly shutdownGraceMs: number;
+  readonly processMetrics: boolean;
+  readonly logLevel: LogLevel;
+}
+
+type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url';
+
+interface OptionSpec {
+  readonly key: keyof SidecarConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly default: string | number | boolean | undefined;
+  readonly min?: number;
+  readonly max?: number;
+  readonly description: string;
+}
+
+const MiB = 1024 * 1024;
+
+/** Every sidecar setting, in the order `--help` and docs/sidecar.md list them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'metricsHost', flag: '--metrics-host', env: SIDECAR_ENV.metricsHost, kind: 'host', default: '0.0.0.0', description: 'Bind address of the read-only listener (/metrics, /healthz, /readyz); the pod IP by default.' },
+  { key: 'metricsPort', flag: '--metrics-port', env: SIDECAR_ENV.metricsPort, kind: 'port', default: SIDECAR_METRICS_PORT, description: 'Port of the read-only listener (0 picks a free port).' },
+  { key: 'apiHost', flag: '--api-host', env: SIDECAR_ENV.apiHost, kind: 'host', default: SIDECAR_API_HOST, description: 'Bind address of the API listener; loopback so only containers of the pod reach it.' },
+  { key: 'apiPort', flag: '--api-port', env: SIDECAR_ENV.apiPort, kind: 'port', default: SIDECAR_API_PORT, description: 'Port of the API listener (0 picks a free port).' },
+  { key: 'agentName', flag: '--agent-name', env: SIDECAR_ENV.agentName, kind: 'string', default: 'agent', description: 'Agent name used when a record omits `agent` (gen_ai_agent_name).' },
+  { key: 'cacheMaxEntries', flag: '--cache-max-entries', env: SIDECAR_ENV.cacheMaxEntries, kind: 'int', default: 10000, min: 1, max: 10_000_000, description: 'Maximum number of entries in the local cache (LRU eviction beyond).' },
+  { key: 'cacheMaxBytes', flag: '--cache-max-bytes', env: SIDECAR_ENV.cacheMaxBytes, kind: 'int', default: 64 * MiB, min: 1024, max: 16 * 1024 * MiB, description: 'Maximum bytes held by the local cache (keys + values + per-entry overhead).' },
+  { key: 'cacheMaxValueBytes', flag: '--cache-max-value-bytes', env: SIDECAR_ENV.cacheMaxValueBytes, kind: 'int', default: 1 * MiB, min: 1, max: 1024 * MiB, description: 'Largest single cache value accepted (413 beyond).' },
+  { key: 'cacheDefaultTtlSeconds', flag: '--cache-default-ttl', env: SIDECAR_ENV.cacheDefaultTtlSeconds, kind: 'int', default: 300, min: 1, max: 31_536_000, description: 'TTL in seconds of an entry stored without `?ttl=`.' },
+  { key: 'cacheMaxTtlSeconds', flag: '--cache-max-ttl', env: SIDECAR_ENV.cacheMaxTtlSeconds, kind: 'int', default: 86400, min: 1, max: 31_536_000, description: 'Largest TTL a client may ask for (400 beyond).' },
+  { key: 'cachePurgeIntervalSeconds', flag: '--cache-purge-interval', env: SIDECAR_ENV.cachePurgeIntervalSeconds, kind: 'int', default: 30, min: 0, max: 86400, description: 'How often expired entries are swept so their bytes are released (0 disables; they are then dropped lazily).' },
+  { key: 'redisUrl', flag: '--redis-url', env: SIDECAR_ENV.redisUrl, kind: 'url', default: undefined, description: 'redis:// URL of the optional shared cache tier; unset means local only.' },
+  { key: 'redisKeyPrefix', flag: '--redis-key-prefix', env: SIDECAR_ENV.redisKeyPrefix, kind: 'string', default: 'agent-cache:', description: 'Prefix of every key the sidecar writes to Redis.' },
+  { key: 'redisTimeoutMs', flag: '--redis-timeout-ms', env: SIDECAR_ENV.redisTimeoutMs, kind: 'int', default: 100, min: 1, max: 60000, description: 'Per-command timeout on Redis; a slower Redis counts as a miss, never blocks the agent.' },
+  { key: 'maxBodyBytes', flag: '--max-body-bytes', env: SIDECAR_ENV.maxBodyBytes, kind: 'int', default: 1 * MiB, min: 1024, max: 1024 * MiB, description: 'Largest JSON request body (413 beyond). Cache values use --cache-max-value-bytes.' },
+  { key: 'maxBatchSize', flag: '--max-batch-size', env: SIDECAR_ENV.maxBatchSize, kind: 'int', default: 10000, min: 1, max: 1_000_000, description: 'Most execution records in one POST (413 beyond).' },
+  { key: 'maxLabelValues', flag: '--max-label-values', env: SIDECAR_ENV.maxLabelValues, kind: 'int', default: 50, min: 1, max: 10000, description: 'Distinct values kept per label (agent, operation, model, error type); later ones are folded into `other`.' },
+  { key: 'maxSeries', flag: '--max-series', env: SIDECAR_ENV.maxSeries, kind: 'int', default: 500, min: 1, max: 100000, description: 'Distinct (agent, operation, model, error type) combinations; later ones are folded into `other`.' },
+  { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: SIDECAR_ENV.requestTimeoutMs, kind: 'int', default: 10000, min: 100, max: 600000, description: 'Time a client has to send a whole request (408 and close beyond): slow clients cannot hold sockets.' },
+  { key: 'maxConnections', flag: '--max-connections', env: SIDECAR_ENV.maxConnections, kind: 'int', default: 1024, min: 1, max: 1_000_000, description: 'Open connections per listener; further ones are refused.' },
+  { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: SIDECAR_ENV.shutdownDelayMs, kind: 'int', default: 0, min: 0, max: 600000, description: 'After SIGTERM, keep serving (with /readyz failing) this long before closing, so the agent can flush its last records.' },
+  { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: SIDECAR_ENV.shutdownGraceMs, kind: 'int', default: 10000, min: 0, max: 600000, description: 'After closing the listeners, how long in-flight requests may take before the process exits anyway.' },
+  { key: 'processMetrics', flag: '--process-metrics', env: SIDECAR_ENV.processMetrics, kind: 'bool', default: true, description: 'Export prom-client default process/Node.js metrics (process_resident_memory_bytes, ...).' },
+  { key: 'logLevel', flag: '--log-level', env: SIDECAR_ENV.logLevel, kind: 'loglevel', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+];
+
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** A configuration error: the message names the flag and the environment variable. */
+export class ConfigError extends Error {}
+
+function convert(spec: OptionSpec, raw: string, source: string): string | number | boolean {
+  const where = `${source} (${spec.flag} / ${spec.env})`;
+  switch (spec.kind) {
+    case 'port': {
+      if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new ConfigError(`${where}: expected a port number 0-65535, got "${raw}"`);
+      return Number(raw);
+    }
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw new ConfigError(`${where}: expected a non-negative integer, got "${raw}"`);
+      const n = Number(raw);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: must be >= ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: must be <= ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool': {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${where}: expected true or false, got "${raw}"`);
+    }
+    case 'loglevel': {
+      if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`${where}: expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+      return raw;
+    }
+    case 'url': {
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        throw new ConfigError(`${where}: not a URL: "${raw}"`);
+      }
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError(`${where}: expected a redis:// or rediss:// URL, got "${u.protocol}"`);
+      return raw;
+    }
+    case 'host':
+    case 'string': {
+      if (raw.length === 0 || raw.length > 253) throw new ConfigError(`${where}: expected a non-empty string of at most 253 characters`);
+      return raw;
+    }
+  }
+}
+
+/**
+ * Builds the configuration from argv (without node and script) and the environment.
+ * Flags accept `--flag value` and `--flag=value`; booleans also `--flag` / `--no-flag`.
+ */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
+  const fromFlags = new Map<string, string>();
+  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf('=');
+    let name = eq >= 0 ? arg.slice(0, eq) : arg;
+    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    if (!byFlag.has(name) && name.startsWith('--no-') && byFlag.get(`--${name.slice(5)}`)?.kind === 'bool' && value === undefined) {
+      name = `--${name.slice(5)}`;
+      value = 'false';
+    }
+    const spec = byFlag.get(name);
+    if (!spec) throw new ConfigError(`unknown flag "${name}" (see --help)`);
+    if (value === undefined) {
+      if (spec.kind === 'bool' && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) value = 'true';
+      else if (i + 1 < argv.length) value = argv[++i];
+      else throw new ConfigError(`${name} needs a value`);
+    }
+    fromFlags.set(spec.key, value);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    const flagValue = fromFlags.get(spec.key);
+    const envValue = env[spec.env];
+    if (flagValue !== undefined) out[spec.key] = convert(spec, flagValue, `flag ${spec.flag}`);
+    else if (envValue !== undefined && envValue !== '') out[spec.key] = convert(spec, envValue, `env ${spec.env}`);
+    else out[spec.key] = spec.default;
+  }
+  const config = out as unknown as SidecarConfig;
+  if (config.cacheDefaultTtlSeconds > config.cacheMaxTtlSeconds) {
+    throw new ConfigError(`cache default TTL (${config.cacheDefaultTtlSeconds}s) exceeds the max TTL (${config.cacheMaxTtlSeconds}s)`);
+  }
+  if (config.cacheMaxValueBytes > config.cacheMaxBytes) {
+    throw new ConfigError(`--cache-max-value-bytes (${config.cacheMaxValueBytes}) exceeds --cache-max-bytes (${config.cacheMaxBytes})`);
+  }
+  if (config.metricsPort !== 0 && config.metricsPort === config.apiPort && config.metricsHost === config.apiHost) {
+    throw new ConfigError(`metrics and API listeners cannot share ${config.apiHost}:${config.apiPort}`);
+  }
+  return config;
+}
+
+/** `--help` text generated from OPTIONS. */
+export function helpText(): string {
+  const lines = [
+    'Usage: agent-sidecar [flags]',
+    '',
+    'In-pod sidecar for AI agents: Prometheus metrics, execution stats and a TTL/LRU cache.',
+    'Every flag can also be set through its environment variable; flags win.',
+    '',
+  ];
+  for (const o of OPTIONS) {
+    const def = o.default === undefined ? 'unset' : String(o.default);
+    lines.push(`  ${o.flag} <${o.kind}>  [env ${o.env}, default ${def}]`);
+    lines.push(`      ${o.description}`);
+  }
+  lines.push('  --help      print this text', '  --version   print the version');
+  return lines.join('\n');
+}

@@ -1,0 +1,469 @@
+/**
+ * The sidecar process: two HTTP listeners sharing one state.
+ *
+ * - metrics listener (pod IP, read-only): GET /metrics, /healthz, /readyz
+ * - API listener (loopback): executions, in-flight, stats, cache
+ *
+ * Every failure mode answers a JSON error `{ "error": { "code", "message", "details"? } }` with
+ * a 4xx/5xx status; nothing a client sends can throw out of a handler. Memory is bounded by
+ * the cache limits, the label caps, the body limit and a global budget for buffered bodies.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { Logger } from 'pino';
+import { SidecarCache } from './cache';
+import { SidecarConfig } from './config';
+import { SIDECAR_PATHS, SIDECAR_VERSION } from './contract';
+import { SidecarMetrics } from './metrics';
+import { StatsCollector } from './stats';
+import { validateBatch, validateInflight } from './validate';
+
+const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Longest cache key, in characters after URL decoding. */
+export const MAX_KEY_LENGTH = 512;
+const CACHE_PREFIX = `${SIDECAR_PATHS.cache}/`;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, extra ? { ...JSON_HEADERS, ...extra, 'content-length': Buffer.byteLength(text) } : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export interface SidecarOptions {
+  config: SidecarConfig;
+  logger?: Logger;
+}
+
+export class Sidecar {
+  readonly config: SidecarConfig;
+  readonly log: Logger;
+  readonly metrics: SidecarMetrics;
+  readonly stats: StatsCollector;
+  readonly cache: SidecarCache;
+  private readonly metricsServer: http.Server;
+  private readonly apiServer: http.Server;
+  private ready = false;
+  private shuttingDown?: Promise<void>;
+  /** Bytes of request bodies currently buffered, across all connections. */
+  private bufferedBytes = 0;
+  private readonly bodyBudget: number;
+  private readonly metricsContentType: string;
+
+  constructor(opts: SidecarOptions) {
+    const c = (this.config = opts.config);
+    this.log =
+      opts.logger ??
+      pino({
+        level: c.logLevel,
+        base: { service: 'agent-sidecar', version: SIDECAR_VERSION, agent: c.agentName },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      });
+    this.metrics = new SidecarMetrics({ maxLabelValues: c.maxLabelValues, maxSeries: c.maxSeries, processMetrics: c.processMetrics });
+    this.metricsContentType = this.metrics.registry.contentType;
+    this.stats = new StatsCollector(c.maxLabelValues);
+    this.cache = new SidecarCache(
+      {
+        maxEntries: c.cacheMaxEntries,
+        maxBytes: c.cacheMaxBytes,
+        defaultTtlSeconds: c.cacheDefaultTtlSeconds,
+        purgeIntervalSeconds: c.cachePurgeIntervalSeconds,
+        redisUrl: c.redisUrl,
+        redisKeyPrefix: c.redisKeyPrefix,
+        redisTimeoutMs: c.redisTimeoutMs,
+      },
+      this.log,
+    );
+    this.cache.registerMetrics(this.metrics.registry);
+    // Enough for a few maximal bodies at once; beyond it clients get 503 instead of the process growing.
+    this.bodyBudget = Math.max(16 * 1024 * 1024, 4 * Math.max(c.maxBodyBytes, c.cacheMaxValueBytes));
+
+    const serverOptions: http.ServerOptions = {
+      requestTimeout: c.requestTimeoutMs,
+      headersTimeout: Math.min(c.requestTimeoutMs, 60000),
+      keepAliveTimeout: 5000,
+      connectionsCheckingInterval: Math.min(1000, c.requestTimeoutMs),
+      maxHeaderSize: 16384,
+    };
+    this.metricsServer = http.createServer(serverOptions, (req, res) => this.guard(req, res, this.handleMetrics));
+    this.apiServer = http.createServer(serverOptions, (req, res) => this.guard(req, res, this.handleApi));
+    for (const s of [this.metricsServer, this.apiServer]) {
+      s.maxConnections = c.maxConnections;
+      // A client that stops reading its response cannot hold a socket forever.
+      s.timeout = Math.max(60000, c.requestTimeoutMs * 2);
+      s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) {
+          socket.destroy();
+          return;
+        }
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        const body = JSON.stringify({ error: { code: status === 408 ? 'request_timeout' : 'bad_request', message: err.code ?? err.message } });
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+    }
+  }
+
+  /** Starts both listeners; resolves with the bound ports (useful with port 0). */
+  async start(): Promise<{ metricsPort: number; apiPort: number }> {
+    const listen = (s: http.Server, port: number, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          resolve((s.address() as AddressInfo).port);
+        });
+      });
+    const metricsPort = await listen(this.metricsServer, this.config.metricsPort, this.config.metricsHost);
+    const apiPort = await listen(this.apiServer, this.config.apiPort, this.config.apiHost);
+    this.ready = true;
+    this.log.info(
+      {
+        metrics: `${this.config.metricsHost}:${metricsPort}`,
+        api: `${this.config.apiHost}:${apiPort}`,
+        metricsPort,
+        apiPort,
+        cache: { maxEntries: this.config.cacheMaxEntries, maxBytes: this.config.cacheMaxBytes, redis: !!this.config.redisUrl },
+      },
+      'listening',
+    );
+    return { metricsPort, apiPort };
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /**
+   * Graceful shutdown: readiness goes false at once, the listeners keep serving for
+   * shutdownDelayMs (so the agent can flush), then stop accepting, in-flight requests finish
+   * (at most shutdownGraceMs), and the Redis connection closes.
+   */
+  shutdown(reason = 'shutdown'): Promise<void> {
+    if (this.shuttingDown) return this.shuttingDown;
+    this.ready = false;
+    this.log.info({ reason, delayMs: this.config.shutdownDelayMs, graceMs: this.config.shutdownGraceMs }, 'shutting down: readiness is now false');
+    this.shuttingDown = (async () => {
+      if (this.config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, this.config.shutdownDelayMs));
+      const closed = Promise.all([this.metricsServer, this.apiServer].map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
+      // Keep-alive sockets between requests are closed at once; busy ones after their response.
+      const sweep = setInterval(() => {
+        this.metricsServer.closeIdleConnections();
+        this.apiServer.closeIdleConnections();
+      }, 50);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.shutdownGraceMs))),
+      ]);
+      clearInterval(sweep);
+      if (timer) clearTimeout(timer);
+      if (timedOut) {
+        this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'in-flight requests did not finish in time: closing their connections');
+        this.metricsServer.closeAllConnections();
+        this.apiServer.closeAllConnections();
+      }
+      await this.cache.close();
+      this.log.info('shutdown complete');
+    })();
+    return this.shuttingDown;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Request plumbing
+  // ---------------------------------------------------------------------------------------
+
+  private guard(req: http.IncomingMessage, res: http.ServerResponse, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>): void {
+    try {
+      const p = handler.call(this, req, res);
+      if (p) p.catch((e) => this.fail(req, res, e));
+    } catch (e) {
+      this.fail(req, res, e);
+    }
+  }
+
+  private fail(req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void {
+    if (e instanceof HttpError) {
+      this.metrics.reject(e.code);
+      this.log.debug({ method: req.method, url: req.url?.slice(0, 200), status: e.status, code: e.code }, e.message);
+      if (!res.headersSent) {
+        const close = e.status === 413 || e.code === 'server_busy';
+        // After refusing a body we did not read, the connection cannot be reused.
+        sendJson(res, e.status, { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }, close ? { ...e.headers, connection: 'close' } : e.headers);
+      }
+      return;
+    }
+    this.metrics.reject('internal');
+    this.log.error({ err: e, method: req.method, url: req.url?.slice(0, 200) }, 'request failed');
+    if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
+    else res.destroy();
+  }
+
+  /** Reads the body up to `limit` bytes, as a latin1 string (lossless, compact). */
+  private readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      return Promise.reject(new HttpError(413, 'payload_too_large', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const release = () => {
+        this.bufferedBytes -= size;
+      };
+      const finish = (err?: HttpError) => {
+        if (done) return;
+        done = true;
+        release();
+        req.removeAllListeners('data');
+        if (err) {
+          // Stop reading: the socket is closed after the error response.
+          req.pause();
+          reject(err);
+        }
+      };
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        size += chunk.length;
+        this.bufferedBytes += chunk.length;
+        if (size > limit) return finish(new HttpError(413, 'payload_too_large', `body exceeds the limit of ${limit} bytes`));
+        if (this.bufferedBytes > this.bodyBudget) {
+          return finish(new HttpError(503, 'server_busy', 'too many request bodies in flight; retry shortly', undefined, { 'retry-after': '1' }));
+        }
+        chunks.push(chunk);
+      });
+      req.once('end', () => {
+        if (done) return;
+        const text = chunks.length === 1 ? chunks[0].toString('latin1') : Buffer.concat(chunks, size).toString('latin1');
+        finish();
+        resolve(text);
+      });
+      req.once('error', () => finish(new HttpError(400, 'bad_request', 'request aborted')));
+      req.once('aborted', () => finish(new HttpError(400, 'bad_request', 'request aborted')));
+    });
+  }
+
+  private async readJson(req: http.IncomingMessage): Promise<unknown> {
+    // The body is parsed as JSON whatever the Content-Type says (curl -d sends a form type);
+    // only multipart, which is never JSON, is refused up front.
+    const ct = req.headers['content-type'];
+    if (ct !== undefined && ct.startsWith('multipart/')) {
+      throw new HttpError(415, 'unsupported_media_type', `expected application/json, got ${ct.slice(0, 100)}`);
+    }
+    const latin1 = await this.readBody(req, this.config.maxBodyBytes);
+    if (latin1.length === 0) throw new HttpError(400, 'bad_json', 'request body is empty; expected JSON');
+    // Bodies are UTF-8; only decode when a byte above 0x7f is present.
+    const text = /[\u0080-\u00ff]/.test(latin1) ? Buffer.from(latin1, 'latin1').toString('utf8') : latin1;
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new HttpError(400, 'bad_json', `malformed JSON: ${(e as Error).message.slice(0, 200)}`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Metrics listener
+  // ---------------------------------------------------------------------------------------
+
+  private async handleMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = pathOf(req.url);
+    switch (path) {
+      case SIDECAR_PATHS.metrics: {
+        allow(req, 'GET');
+        const text = await this.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.metricsContentType, 'content-length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+        return;
+      }
+      case SIDECAR_PATHS.healthz:
+      case SIDECAR_PATHS.readyz:
+        return this.handleProbe(req, res, path);
+      default:
+        throw notFound(path);
+    }
+  }
+
+  private handleProbe(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    allow(req, 'GET');
+    if (path === SIDECAR_PATHS.healthz) return sendJson(res, 200, { status: 'ok' });
+    if (this.ready) return sendJson(res, 200, { status: 'ready' });
+    return sendJson(res, 503, { status: this.shuttingDown ? 'shutting_down' : 'starting' });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // API listener
+  // ---------------------------------------------------------------------------------------
+
+  private handleApi(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void> {
+    const path = pathOf(req.url);
+    // The cache read path comes first and stays synchronous: it is the one agents hit hardest.
+    if (path.startsWith(CACHE_PREFIX) && path !== SIDECAR_PATHS.cacheStats) return this.handleCache(req, res, path);
+    switch (path) {
+      case SIDECAR_PATHS.executions:
+        allow(req, 'POST');
+        return this.handleExecutions(req, res);
+      case SIDECAR_PATHS.inflight:
+        allow(req, 'POST');
+        return this.handleInflight(req, res);
+      case SIDECAR_PATHS.stats:
+        allow(req, 'GET');
+        return this.handleStats(res);
+      case SIDECAR_PATHS.cacheStats:
+        allow(req, 'GET');
+        return sendJson(res, 200, this.cache.stats());
+      case SIDECAR_PATHS.healthz:
+      case SIDECAR_PATHS.readyz:
+        return this.handleProbe(req, res, path);
+      default:
+        throw notFound(path);
+    }
+  }
+
+  private handleStats(res: http.ServerResponse): void {
+    const summary = this.stats.summary();
+    const agents = summary.agents.map((a) => ({ ...a, inflight: this.metrics.inflightOf(a.agent) }));
+    sendJson(res, 200, { ...summary, agents, cache: this.cache.stats() });
+  }
+
+  private async handleExecutions(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await this.readJson(req);
+    const { records, errors, tooMany } = validateBatch(body, this.config.agentName, this.config.maxBatchSize);
+    if (tooMany !== undefined) {
+      throw new HttpError(413, 'batch_too_large', `batch of ${tooMany} records exceeds the limit of ${this.config.maxBatchSize}`);
+    }
+    if (errors.length > 0) {
+      const first = errors[0];
+      const where = Array.isArray(body) ? `record ${first.index}` : 'record';
+      throw new HttpError(400, 'invalid_record', `${where}: ${first.field ? `${first.field} ` : ''}${first.message} (nothing was recorded)`, errors);
+    }
+    const now = Date.now();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const series = this.metrics.observe(r);
+      this.stats.observe(series.tuple.agent, r, now);
+    }
+    sendJson(res, 202, { accepted: records.length });
+  }
+
+  private async handleInflight(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await this.readJson(req);
+    const { agent, delta, value, errors } = validateInflight(body, this.config.agentName);
+    if (errors.length > 0) throw new HttpError(400, 'invalid_request', `${errors[0].field ? `${errors[0].field} ` : ''}${errors[0].message}`, errors);
+    const now = this.metrics.adjustInflight(agent, delta, value);
+    sendJson(res, 200, { agent, inflight: now });
+  }
+
+  private handleCache(req: http.IncomingMessage, res: http.ServerResponse, path: string): void | Promise<void> {
+    const rest = path.slice(CACHE_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const ns = slash < 0 ? rest : rest.slice(0, slash);
+    if (!NAMESPACE_RE.test(ns)) {
+      throw new HttpError(400, 'invalid_namespace', `namespace must match ${NAMESPACE_RE.source}, got "${ns.slice(0, 80)}"`);
+    }
+    if (slash < 0 || slash === rest.length - 1) {
+      // /v1/cache/{namespace}: only DELETE (clear the namespace).
+      allow(req, 'DELETE');
+      const removed = this.cache.deletePrefix(`${ns}/`);
+      return sendJson(res, 200, { namespace: ns, deleted: removed });
+    }
+    let key: string;
+    const rawKey = rest.slice(slash + 1);
+    try {
+      key = rawKey.includes('%') ? decodeURIComponent(rawKey) : rawKey;
+    } catch {
+      throw new HttpError(400, 'invalid_key', 'key is not valid percent-encoding');
+    }
+    if (key.length > MAX_KEY_LENGTH) throw new HttpError(400, 'invalid_key', `key is longer than ${MAX_KEY_LENGTH} characters`);
+    const fullKey = `${ns}/${key}`;
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD': {
+        const e = this.cache.getLocal(fullKey);
+        if (e !== undefined) return sendEntry(req, res, e.v, e.t, 'hit; tier=local');
+        if (!this.cache.redis) {
+          this.cache.localMisses++;
+          this.cache.misses++;
+          return sendMiss(res, ns, key);
+        }
+        return this.cache.getAfterLocalMiss(fullKey).then((remote) => {
+          if (remote) sendEntry(req, res, remote.v, remote.t, 'hit; tier=redis');
+          else sendMiss(res, ns, key);
+        });
+      }
+      case 'PUT':
+        return this.handleCachePut(req, res, fullKey);
+      case 'DELETE': {
+        const existed = this.cache.delete(fullKey);
+        return sendJson(res, 200, { deleted: existed });
+      }
+      default:
+        throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; use GET, PUT or DELETE`, undefined, { allow: 'GET, HEAD, PUT, DELETE' });
+    }
+  }
+
+  private async handleCachePut(req: http.IncomingMessage, res: http.ServerResponse, fullKey: string): Promise<void> {
+    const ttl = parseTtl(req.url!, this.config.cacheDefaultTtlSeconds, this.config.cacheMaxTtlSeconds);
+    const value = await this.readBody(req, this.config.cacheMaxValueBytes);
+    const contentType = (req.headers['content-type'] ?? 'application/octet-stream').slice(0, 200);
+    if (!this.cache.set(fullKey, value, contentType, ttl)) {
+      throw new HttpError(413, 'payload_too_large', 'entry is larger than the whole cache');
+    }
+    res.writeHead(204, { 'x-cache-ttl': String(ttl) });
+    res.end();
+  }
+}
+
+function sendEntry(req: http.IncomingMessage, res: http.ServerResponse, v: string, t: string, xcache: string): void {
+  res.writeHead(200, { 'content-type': t, 'content-length': v.length, 'x-cache': xcache });
+  if (req.method === 'HEAD') res.end();
+  else res.end(v, 'latin1');
+}
+
+const MISS_HEADERS = { ...JSON_HEADERS, 'x-cache': 'miss' };
+function sendMiss(res: http.ServerResponse, ns: string, key: string): void {
+  const text = JSON.stringify({ error: { code: 'cache_miss', message: `no entry for ${ns}/${key.slice(0, 100)}` } });
+  res.writeHead(404, { ...MISS_HEADERS, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function allow(req: http.IncomingMessage, method: 'GET' | 'POST' | 'DELETE'): void {
+  if (req.method === method || (method === 'GET' && req.method === 'HEAD')) return;
+  const allowed = method === 'GET' ? 'GET, HEAD' : method;
+  throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; use ${allowed}`, undefined, { allow: allowed });
+}
+
+function notFound(path: string): HttpError {
+  return new HttpError(404, 'not_found', `no route for ${path.slice(0, 200)}`);
+}
+
+/** `?ttl=` in whole seconds, 1..max; absent means the default. */
+export function parseTtl(url: string, def: number, max: number): number {
+  const q = url.indexOf('?');
+  if (q < 0) return def;
+  const raw = new URLSearchParams(url.slice(q + 1)).get('ttl');
+  if (raw === null) return def;
+  if (!/^\d+$/.test(raw)) throw new HttpError(400, 'invalid_ttl', `ttl must be a whole number of seconds, got "${raw.slice(0, 40)}"`);
+  const n = Number(raw);
+  if (n < 1 || n > max) throw new HttpError(400, 'invalid_ttl', `ttl must be between 1 and ${max} seconds, got ${n}`);
+  return n;
+}
