@@ -1,0 +1,20 @@
+/**
+ * `cdk8s-agents/testing`: validate synthesized manifests against the real schemas and the package
+ * policies, from jest (or any runner), from the cdk8s validation plugin and from CI.
+ */
+export { validateManifests, ValidationResult, formatReport, severityFor } from './validate';
+export { synthObjects, Manifests, constructPathOf } from './synth';
+export type { ObjectQuery, ManifestInput } from './synth';
+export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } from './prometheus';
+export type { RuleGroup, PromtoolTestFile, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
+export { selectorMatches } from './cross';
+export { knownKinds } from './schemas';
+export type {
+  K8sObject,
+  Problem,
+  Severity,
+  ValidateOptions,
+  ValidationException,
+  SuppressedProblem,
+  ValidationResultJson,
+} from './types';
