@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { parseSystemSpec, SystemSpec, SystemSpecError, systemSpecJsonSchemaText } from '../constructs/system-spec';
+import { buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
+import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
+
+/** Exit codes (documented in --help and docs/agent-system.md). */
+export const EXIT = {
+  ok: 0,
+  /** The system file cannot be read, is not valid YAML, or does not describe a valid system. */
+  invalidInput: 1,
+  /** Unknown command or option, missing argument. */
+  usage: 2,
+  /** A bug: anything else that went wrong (EX_SOFTWARE). */
+  internal: 70,
+} as const;
+
+const VERSION = readVersion();
+
+const HELP = `cdk8s-agents ${VERSION}: Kubernetes manifests for a whole agent system from one system.yaml
+
+Usage:
+  cdk8s-agents synth <system.yaml> [--out <dir>] [--layout single|per-agent|per-resource]
+  cdk8s-agents validate <system.yaml>
+  cdk8s-agents schema [--out <file>]
+  cdk8s-agents help [command]
+  cdk8s-agents --version
+
+Commands:
+  synth      Validate the system file and write its manifests, plus a kustomization.yaml
+             listing them, into the output folder. The folder can be applied as it is by
+             \`kubectl apply -k\`, Argo CD or Flux. The same input always gives byte-identical
+             files (sorted keys, no timestamps, no random suffixes).
+  validate   Check the system file (shape, every agent, unique ids, the call graph) and
+             build every object in memory, without writing anything.
+  schema     Print the JSON Schema of system.yaml (for editor completion), or write it
+             to --out.
+
+Options:
+  -o, --out <dir>      synth: output folder (default: dist). Files listed by a previous
+                       kustomization.yaml written by cdk8s-agents and not produced now are
+                       removed; other files are left alone. A kustomization.yaml not written
+                       by cdk8s-agents is never overwritten (exit 1).
+                       schema: output file (default: standard output).
+  -l, --layout <name>  synth: how objects are split into files (default: single):
+                         single        one file, <system name>.yaml
+                         per-agent     <agent>.yaml per agent, and _system.yaml for the
+                                       objects of no single agent (mesh-wide, monitoring)
+                         per-resource  <kind>-<name>.yaml per object, e.g. deployment-planner.yaml
+  -q, --quiet          Print only errors.
+  -h, --help           Show this help.
+  -v, --version        Print the version.
+
+The system file (YAML 1.2, one document):
+  name: support            # system name (app.kubernetes.io/part-of). Default: multi-agents
+  namespace: agents        # namespace of every agent. Default: the system name
+  agents:                  # camelCase (AgentService props) or the reference form (agent_id, ...)
+    - name: planner
+      image: ghcr.io/acme/planner:1.4.2
+      calls: [researcher]  # call graph edges from this agent
+      autoscaling: { metric: inflight, targetPerReplica: 4 }
+    - agent_id: researcher
+      image: ghcr.io/acme/researcher
+      tag: 2.0.1
+  calls: [[planner, researcher]]   # edges may also be listed here
+  mesh: {...}              # MeshPolicy options
+  monitoring: {...}        # MonitoringStack options
+  Run \`cdk8s-agents schema\` for every field.
+
+Errors are printed as <file>:<line>:<column>: <field>: <what is wrong and what is expected>.
+
+Exit codes:
+  0   success
+  1   invalid input: the file cannot be read, is not valid YAML, or is not a valid system
+      (or --out holds a kustomization.yaml that cdk8s-agents did not write)
+  2   usage error: unknown command or option, missing or extra argument
+  70  internal error: a bug in cdk8s-agents; set CDK8S_AGENTS_DEBUG=1 for the stack trace
+
+Environment:
+  CDK8S_AGENTS_DEBUG=1   print stack traces of internal errors
+`;
+
+const COMMAND_HELP: Record<string, string> = {
+  synth: 'Usage: cdk8s-agents synth <system.yaml> [--out <dir>] [--layout single|per-agent|per-resource] [--quiet]',
+  validate: 'Usage: cdk8s-agents validate <system.yaml> [--quiet]',
+  schema: 'Usage: cdk8s-agents schema [--out <file>]',
+  help: 'Usage: cdk8s-agents help [command]',
+};
+
+/** Where the CLI writes; replaceable in tests. */
+export interface Io {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly cwd: string;
+}
+
+class UsageError extends Error {}
+class InvalidInput extends Error {
+  constructor(public readonly diagnostics: Diagnostic[]) {
+    super(`${diagnostics.length} problem(s)`);
+  }
+}
+
+/** Runs the CLI and returns its exit code. */
+export function run(argv: readonly string[], io: Io): number {
+  try {
+    return dispatch(argv, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`cdk8s-agents: ${e.message}\nRun \`cdk8s-agents --help\` for usage.\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof InvalidInput) {
+      const ds = sortDiagnostics(e.diagnostics);
+      io.stderr(ds.map((d) => formatDiagnostic(d)).join('\n') + '\n');
+      io.stderr(`${ds.length} error${ds.length === 1 ? '' : 's'}.\n`);
+      return EXIT.invalidInput;
+    }
+    if (e instanceof OutputConflictError) {
+      io.stderr(`cdk8s-agents: ${e.message}\n`);
+      return EXIT.invalidInput;
+    }
+    const err = e as Error;
+    io.stderr(`cdk8s-agents: internal error: ${err?.message ?? String(e)}\n`);
+    io.stderr(process.env.CDK8S_AGENTS_DEBUG ? `${err?.stack ?? ''}\n` : 'This is a bug in cdk8s-agents. Set CDK8S_AGENTS_DEBUG=1 for the stack trace.\n');
+    return EXIT.internal;
+  }
+}
+
+function dispatch(argv: readonly string[], io: Io): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        out: { type: 'string', short: 'o' },
+        layout: { type: 'string', short: 'l' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    io.stdout(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (values.help || command === undefined) {
+    if (command !== undefined && command !== 'help' && COMMAND_HELP[command]) io.stdout(`${COMMAND_HELP[command]}\n\n`);
+    io.stdout(HELP);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  const log = (text: string) => {
+    if (!values.quiet) io.stdout(text);
+  };
+  switch (command) {
+    case 'help':
+      if (rest[0] !== undefined && !COMMAND_HELP[rest[0]]) throw new UsageError(`unknown command "${rest[0]}" (commands: synth, validate, schema, help)`);
+      if (rest[0] !== undefined) io.stdout(`${COMMAND_HELP[rest[0]]}\n\n`);
+      io.stdout(HELP);
+      return EXIT.ok;
+    case 'synth': {
+      const file = onePositional('synth', rest);
+      const layout = (values.layout ?? 'single') as Layout;
+      if (!LAYOUTS.includes(layout)) throw new UsageError(`--layout must be one of ${LAYOUTS.join(', ')}, got "${values.layout}"`);
+      const { source, spec } = load(file, io.cwd);
+      const outDir = path.resolve(io.cwd, values.out ?? 'dist');
+      if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out ${values.out}: is a file, expected a folder`);
+      const { files, objects } = withSource(source, () => renderSystem(spec, layout, path.basename(file)));
+      const { written, removed } = writeOutput(outDir, files);
+      const rel = displayPath(io.cwd, outDir);
+      log(`${file}: ${spec.agents.length} agents, ${objects} objects -> ${rel}/ (${files.size} files, layout ${layout}; ${written.length} written, ${files.size - written.length} unchanged${removed.length ? `, ${removed.length} stale removed` : ''})\n`);
+      return EXIT.ok;
+    }
+    case 'validate': {
+      if (values.out !== undefined || values.layout !== undefined) throw new UsageError('validate takes no --out or --layout');
+      const file = onePositional('validate', rest);
+      const { source, spec } = load(file, io.cwd);
+      const built = withSource(source, () => buildSystem(spec));
+      log(`${file}: valid (${spec.agents.length} agents, ${spec.calls.length} calls, ${built.objects.length} objects)\n`);
+      return EXIT.ok;
+    }
+    case 'schema': {
+      if (rest.length > 0) throw new UsageError(`schema takes no arguments, got "${rest[0]}"`);
+      if (values.layout !== undefined) throw new UsageError('schema takes no --layout');
+      const text = systemSpecJsonSchemaText();
+      if (values.out) {
+        const target = path.resolve(io.cwd, values.out);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, text);
+        log(`wrote ${displayPath(io.cwd, target)}\n`);
+      } else {
+        io.stdout(text);
+      }
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (commands: synth, validate, schema, help)`);
+  }
+}
+
+function onePositional(command: string, rest: readonly string[]): string {
+  if (rest.length === 0) throw new UsageError(`${command}: missing the system file (${COMMAND_HELP[command]})`);
+  if (rest.length > 1) throw new UsageError(`${command}: expected one system file, got ${rest.length}: ${rest.join(' ')}`);
+  return rest[0];
+}
+
+function load(file: string, cwd: string): { source: SourceFile; spec: SystemSpec } {
+  // Test hook: lets the CLI tests check how an unexpected failure is reported (exit 70).
+  if (process.env.CDK8S_AGENTS_TEST_INTERNAL_ERROR === '1') throw new TypeError('injected failure (CDK8S_AGENTS_TEST_INTERNAL_ERROR=1)');
+  const loaded = loadSystemFile(file, cwd);
+  if (!loaded.ok) throw new InvalidInput(loaded.diagnostics);
+  const parsed = parseSystemSpec(loaded.source.value);
+  if (!parsed.success) throw new InvalidInput(parsed.issues.map((i) => issueToDiagnostic(loaded.source, i)));
+  return { source: loaded.source, spec: parsed.data };
+}
+
+// Errors the constructs raise while building (mapped to spec paths by AgentSystem) point at the file too.
+function withSource<T>(source: SourceFile, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof SystemSpecError) throw new InvalidInput(e.issues.map((i) => issueToDiagnostic(source, i)));
+    throw e;
+  }
+}
+
+// Relative to the working directory when inside it, else absolute.
+function displayPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
+function readVersion(): string {
+  for (const candidate of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(fs.readFileSync(path.join(__dirname, candidate), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next location (lib/cli/ when built, cli/ under ts-node)
+    }
+  }
+  return '0.0.0';
+}
+
+if (require.main === module) {
+  process.exitCode = run(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+  });
+}

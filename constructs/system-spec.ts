@@ -1,0 +1,563 @@
+import { z } from 'zod';
+import { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
+import { AgentServicePropsInput, agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from './spec';
+import { dns1035Label, dns1123Label, formatPath, labelValue, PropsValidationError } from './validation';
+import {
+  IngressPeerInput,
+  meshAgentOptionsShape,
+  meshOptionsSchema,
+  MeshAgentOptionsInput,
+  MeshOptionsInput,
+  monitoringOptionsSchema,
+  MonitoringOptionsInput,
+  referenceMeshPath,
+  referenceMeshShape,
+  referenceMeshToOptions,
+  splitCanary,
+} from './system-integration';
+
+/*
+ * The system spec: one document that describes every agent, the call graph between them,
+ * the mesh and the monitoring. Two forms are accepted per agent:
+ *  - our camelCase form: AgentService props + per-agent mesh options + `calls`;
+ *  - the reference design's snake_case form (`agent_id`, `tag`, `environment`, `ports`,
+ *    `health_check`, `scaling`, `routing_rules`, `load_balancer`).
+ * A single agent must use one form; different agents of one system may use different forms.
+ */
+
+/** An agent id as used in `calls`. */
+const agentRef = () => z.string().min(1, 'must be an agent id');
+
+/** Keys of a camelCase agent entry that are not AgentService props. */
+const systemOnlyAgentShape = {
+  name: dns1035Label(MAX_AGENT_NAME_LENGTH).describe('Agent id: name of its Deployment, Service and ServiceAccount.'),
+  calls: z.array(agentRef()).optional().describe('Agents this agent calls (edges of the call graph; the mesh allows only these).'),
+};
+
+/** A camelCase agent entry (AgentService props, per-agent mesh options and `calls`). */
+export const systemAgentSchema = z.strictObject({
+  ...agentServicePropsSchema.shape,
+  ...meshAgentOptionsShape,
+  ...systemOnlyAgentShape,
+});
+
+/** A reference-design agent entry (snake_case). */
+export const referenceSystemAgentSchema = z.strictObject({
+  ...referenceAgentConfigSchema.shape,
+  ...referenceMeshShape,
+});
+
+/** Keys of the system document itself. */
+const systemShape = {
+  name: labelValue().min(1).optional().describe('System name: `app.kubernetes.io/part-of` of every object and the output file name. Default: "multi-agents".'),
+  namespace: dns1123Label().optional().describe('Namespace of every agent. Default: the system name.'),
+  calls: z
+    .array(z.tuple([agentRef(), agentRef()]))
+    .optional()
+    .describe('Call graph edges as [from, to] pairs; merged with the per-agent `calls`.'),
+  mesh: meshOptionsSchema.optional().describe('Mesh-wide options (MeshPolicy).'),
+  monitoring: monitoringOptionsSchema.optional().describe('Monitoring options (MonitoringStack).'),
+};
+
+/**
+ * The system schema as documentation (JSON Schema export, editor completion). Parsing goes
+ * through `parseSystemSpec`, which dispatches each agent to one form so errors name the
+ * form's own fields instead of a union mismatch.
+ */
+export const systemSpecSchema = z.strictObject({
+  ...systemShape,
+  agents: z.array(z.union([systemAgentSchema, referenceSystemAgentSchema])).min(1, 'a system needs at least one agent').describe('The agents of the system.'),
+});
+
+/** A system spec as users write it (either form per agent). */
+export type SystemSpecInput = z.input<typeof systemSpecSchema>;
+/** One camelCase agent entry. */
+export type SystemAgentInput = z.input<typeof systemAgentSchema>;
+/** One reference-form agent entry. */
+export type ReferenceSystemAgentInput = z.input<typeof referenceSystemAgentSchema>;
+
+/** One agent of a parsed system. */
+export interface SystemAgent {
+  /** Agent id. */
+  readonly name: string;
+  /** Position in `agents`, for error messages. */
+  readonly index: number;
+  /** Which form the agent was written in. */
+  readonly form: 'camelCase' | 'reference';
+  /** AgentService props (system name and namespace filled in). */
+  readonly props: AgentServicePropsInput;
+  /** Per-agent mesh options (MeshPolicy `agents.<id>`). */
+  readonly mesh: MeshAgentOptionsInput;
+  /** Callers from outside the system. */
+  readonly ingress?: IngressPeerInput;
+}
+
+/** A parsed, checked system spec. */
+export interface SystemSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly agents: readonly SystemAgent[];
+  /** Call graph edges, deduplicated, in order of first appearance. */
+  readonly calls: readonly (readonly [string, string])[];
+  readonly mesh: MeshOptionsInput;
+  readonly monitoring: MonitoringOptionsInput;
+}
+
+/** One problem in a system spec, at a path in the document. */
+export interface SpecIssue {
+  /** Path in the document, e.g. `['agents', 2, 'autoscaling', 'maxReplicas']`. */
+  readonly path: readonly (string | number)[];
+  /** What is wrong and what is expected. */
+  readonly message: string;
+  /** The issue is about the key at `path` (an unknown field), not its value. */
+  readonly atKey?: boolean;
+}
+
+export type SystemParseResult = { readonly success: true; readonly data: SystemSpec } | { readonly success: false; readonly issues: readonly SpecIssue[] };
+
+/** Renders an issue as `agents[2].autoscaling.maxReplicas: message`. */
+export function formatSpecIssue(issue: SpecIssue): string {
+  const path = formatPath(issue.path);
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** Thrown by AgentSystem for an invalid spec; carries the issues with their document paths. */
+export class SystemSpecError extends Error {
+  constructor(public readonly constructPath: string, public readonly issues: readonly SpecIssue[]) {
+    super(issues.map((i) => `${constructPath}: ${formatSpecIssue(i)}`).join('\n'));
+    this.name = 'SystemSpecError';
+  }
+}
+
+const DEFAULT_SYSTEM_NAME = 'multi-agents';
+
+const CAMEL_AGENT_KEYS = Object.keys(systemAgentSchema.shape);
+const REFERENCE_AGENT_KEYS = Object.keys(referenceSystemAgentSchema.shape);
+const SYSTEM_KEYS = Object.keys(systemSpecSchema.shape);
+
+/**
+ * Parses and checks a system spec: shape, every agent's props (with AgentService's own
+ * cross-field rules), unique agent ids, and a call graph that names only known agents.
+ * Never throws on bad input; returns every issue found.
+ */
+export function parseSystemSpec(input: unknown): SystemParseResult {
+  const issues: SpecIssue[] = [];
+  if (!isPlainObject(input)) {
+    return { success: false, issues: [{ path: [], message: `expected a mapping with "agents" (and optionally ${SYSTEM_KEYS.filter((k) => k !== 'agents').map((k) => `"${k}"`).join(', ')}), got ${describe(input)}` }] };
+  }
+  const top = z.strictObject({ ...systemShape, agents: z.array(z.unknown()).min(1, 'a system needs at least one agent') }).safeParse(input);
+  if (!top.success) issues.push(...fromZod(top.error.issues, [], systemSpecSchema));
+  const name = typeof input.name === 'string' ? input.name : DEFAULT_SYSTEM_NAME;
+  const namespace = typeof input.namespace === 'string' ? input.namespace : name;
+
+  const rawAgents = Array.isArray(input.agents) ? input.agents : [];
+  const agents: SystemAgent[] = [];
+  const seen = new Map<string, number>();
+  rawAgents.forEach((raw, index) => {
+    const path = ['agents', index];
+    const agent = parseAgent(raw, index, { name, namespace }, issues);
+    const id = agentId(raw);
+    if (id !== undefined) {
+      const first = seen.get(id);
+      if (first !== undefined) {
+        issues.push({ path: [...path, isPlainObject(raw) && 'agent_id' in raw ? 'agent_id' : 'name'], message: `duplicate agent id "${id}": already used by agents[${first}]` });
+      } else {
+        seen.set(id, index);
+      }
+    }
+    if (agent) agents.push(agent);
+  });
+
+  // Call graph: per-agent `calls` and top-level [from, to] pairs, checked against the agent ids.
+  const known = [...seen.keys()];
+  const calls: [string, string][] = [];
+  const edgeKeys = new Set<string>();
+  const addEdge = (from: string, to: string) => {
+    const key = `${from}\u0000${to}`;
+    if (!edgeKeys.has(key)) {
+      edgeKeys.add(key);
+      calls.push([from, to]);
+    }
+  };
+  const checkRef = (ref: unknown, refPath: (string | number)[]): ref is string => {
+    if (typeof ref !== 'string') return false; // already reported by the schema
+    if (seen.has(ref)) return true;
+    issues.push({ path: refPath, message: `calls unknown agent "${ref}"${didYouMean(ref, known)}` });
+    return false;
+  };
+  rawAgents.forEach((raw, index) => {
+    if (!isPlainObject(raw) || !Array.isArray(raw.calls)) return;
+    const from = agentId(raw);
+    raw.calls.forEach((to, j) => {
+      if (checkRef(to, ['agents', index, 'calls', j]) && from !== undefined) addEdge(from, to);
+    });
+  });
+  if (Array.isArray(input.calls)) {
+    input.calls.forEach((edge, i) => {
+      if (!Array.isArray(edge) || edge.length !== 2) return;
+      const okFrom = checkRef(edge[0], ['calls', i, 0]);
+      const okTo = checkRef(edge[1], ['calls', i, 1]);
+      if (okFrom && okTo) addEdge(edge[0], edge[1]);
+    });
+  }
+
+  if (issues.length > 0) return { success: false, issues: dedupe(issues) };
+  const data: SystemSpec = {
+    name,
+    namespace,
+    agents,
+    calls,
+    mesh: (top.success ? top.data.mesh : undefined) ?? {},
+    monitoring: (top.success ? top.data.monitoring : undefined) ?? {},
+  };
+  parsedSpecs.add(data);
+  return { success: true, data };
+}
+
+// Specs returned by parseSystemSpec, so AgentSystem does not parse them twice.
+const parsedSpecs = new WeakSet<object>();
+
+/** Whether `x` is a SystemSpec returned by parseSystemSpec. */
+export function isParsedSystemSpec(x: unknown): x is SystemSpec {
+  return typeof x === 'object' && x !== null && parsedSpecs.has(x);
+}
+
+/**
+ * Maps a construct's PropsValidationError back to spec paths: problems of an agent's
+ * AgentService to that agent's entry (in the form it was written), problems naming
+ * `agents.<id>` to that agent, anything else under `prefix`.
+ */
+export function toConstructIssues(e: PropsValidationError, spec: SystemSpec, agent?: SystemAgent, prefix: readonly (string | number)[] = []): SpecIssue[] {
+  return e.problems.map((problem) => {
+    let atKey = false;
+    let fieldPath: (string | number)[] = [];
+    let message = problem;
+    const unknown = /^unknown fields? "([^"]+)"/.exec(problem);
+    const field = /^([A-Za-z_$][\w$-]*(?:\.[\w$-]+|\[\d+\])*): (.*)$/s.exec(problem);
+    if (unknown) {
+      fieldPath = parsePath(unknown[1]);
+      atKey = true;
+    } else if (field) {
+      fieldPath = parsePath(field[1]);
+      message = field[2];
+    }
+    if (agent) {
+      const p = agent.form === 'reference' ? referencePath(fieldPath, message, true) : fieldPath;
+      return { path: ['agents', agent.index, ...p], message, atKey: atKey && agent.form !== 'reference' };
+    }
+    if (fieldPath[0] === 'agents' && typeof fieldPath[1] === 'string') {
+      const target = spec.agents.find((a) => a.name === fieldPath[1]);
+      if (target) return { path: ['agents', target.index, ...(target.form === 'reference' ? referenceMeshPath(fieldPath.slice(2)) : fieldPath.slice(2))], message, atKey };
+    }
+    return { path: [...prefix, ...fieldPath], message, atKey };
+  });
+}
+
+/** `a.b[0].c` to `['a', 'b', 0, 'c']`. */
+export function parsePath(text: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  return out;
+}
+
+function parseAgent(raw: unknown, index: number, system: { name: string; namespace: string }, issues: SpecIssue[]): SystemAgent | undefined {
+  const path = ['agents', index];
+  if (!isPlainObject(raw)) {
+    issues.push({ path, message: `expected an agent mapping (with "name" and "image", or the reference form's "agent_id"), got ${describe(raw)}` });
+    return undefined;
+  }
+  const keys = Object.keys(raw);
+  const reference = 'agent_id' in raw;
+  if (reference) {
+    const camelOnly = keys.filter((k) => !REFERENCE_AGENT_KEYS.includes(k) && CAMEL_AGENT_KEYS.includes(k));
+    if (camelOnly.length > 0) {
+      for (const k of camelOnly) {
+        issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a camelCase field, but this agent uses the reference form (agent_id): write the agent in one form (camelCase: name, image, ...; reference: agent_id, image, tag, ...)` });
+      }
+      return undefined;
+    }
+    const parsed = referenceSystemAgentSchema.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...fromZod(parsed.error.issues, path, referenceSystemAgentSchema));
+      return undefined;
+    }
+    const { routing_rules: routingRules, load_balancer: loadBalancer, ...agentPart } = parsed.data;
+    const props = fromReferenceConfig(agentPart, `agents[${index}]`);
+    const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServicePropsInput;
+    const checked = agentServicePropsSchema.safeParse(withSystem);
+    if (!checked.success) {
+      issues.push(...checked.error.issues.map((i) => ({ path: [...path, ...referencePath(i.path as (string | number)[], i.message, parsed.data.tag !== undefined)], message: i.message })));
+      return undefined;
+    }
+    const { options: mesh, problems } = referenceMeshToOptions({ routingRules, loadBalancer }, checked.data.port ?? DEFAULTS.port);
+    if (problems.length) {
+      issues.push(...problems.map((pr) => ({ path: [...path, ...pr.path], message: pr.message })));
+      return undefined;
+    }
+    return { name: parsed.data.agent_id, index, form: 'reference', props: withSystem, mesh };
+  }
+
+  const referenceOnly = keys.filter((k) => REFERENCE_AGENT_KEYS.includes(k) && !CAMEL_AGENT_KEYS.includes(k));
+  if (referenceOnly.length > 0 && 'name' in raw) {
+    for (const k of referenceOnly) {
+      issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a reference-form field, but this agent uses the camelCase form (name): write the agent in one form${didYouMean(k, CAMEL_AGENT_KEYS)}` });
+    }
+    return undefined;
+  }
+  if (referenceOnly.length > 0) {
+    issues.push({ path, message: `reference-form fields (${referenceOnly.join(', ')}) need "agent_id"; camelCase agents need "name"` });
+    return undefined;
+  }
+  const parsed = systemAgentSchema.safeParse(raw);
+  if (!parsed.success) {
+    issues.push(...fromZod(parsed.error.issues, path, systemAgentSchema));
+    return undefined;
+  }
+  const d = parsed.data as Record<string, unknown>;
+  if (d.namespace !== undefined && d.namespace !== system.namespace) {
+    issues.push({ path: [...path, 'namespace'], message: `("${String(d.namespace)}") must be the system namespace "${system.namespace}" or be omitted: the mesh and monitoring of a system live in one namespace` });
+    return undefined;
+  }
+  if (d.system !== undefined && d.system !== system.name) {
+    issues.push({ path: [...path, 'system'], message: `("${String(d.system)}") must be the system name "${system.name}" or be omitted` });
+    return undefined;
+  }
+  const props: Record<string, unknown> = {};
+  const mesh: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'calls' || k === 'ingress') continue;
+    if (k === 'canary') {
+      // One canary block: the Deployment (image, version, replicas) and the mesh weight.
+      const { service, mesh: meshCanary } = splitCanary(v as never);
+      props.canary = service;
+      if (meshCanary) mesh.canary = meshCanary;
+    } else if (k in meshAgentOptionsShape) {
+      mesh[k] = v;
+    } else {
+      props[k] = v;
+    }
+  }
+  const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServicePropsInput;
+  // Cross-field rules of AgentService (replicas vs autoscaling, requests <= limits, ...).
+  const checked = agentServicePropsSchema.safeParse(withSystem);
+  if (!checked.success) {
+    issues.push(...fromZod(checked.error.issues, path, agentServicePropsSchema));
+    return undefined;
+  }
+  return { name: String(d.name), index, form: 'camelCase', props: withSystem, mesh: mesh as MeshAgentOptionsInput, ingress: d.ingress as IngressPeerInput | undefined };
+}
+
+// camelCase AgentService prop paths back to the reference fields they came from.
+function referencePath(p: (string | number)[], message: string, hasTag: boolean): (string | number)[] {
+  const [head, ...rest] = p;
+  switch (head) {
+    case 'name': return ['agent_id'];
+    case 'image': return [hasTag && /tag|latest/.test(message) ? 'tag' : 'image'];
+    case 'port': return ['ports', 0];
+    case 'env': return ['environment', ...rest];
+    case 'replicas': return ['scaling', 'initial_replicas'];
+    case 'resources': {
+      const [kind, which] = rest;
+      if (typeof which === 'string') return ['resources', `${which}_${kind === 'limits' ? 'limit' : 'request'}`];
+      return ['resources'];
+    }
+    case 'healthCheck': {
+      const map: Record<string, string> = { livenessPath: 'path', readinessPath: 'readiness_path', port: 'port' };
+      const f = rest[0];
+      return typeof f === 'string' && map[f] ? ['health_check', map[f]] : ['health_check'];
+    }
+    case 'autoscaling': {
+      const map: Record<string, string> = { minReplicas: 'min_replicas', maxReplicas: 'max_replicas', targetCpuPercent: 'target_cpu' };
+      const f = rest[0];
+      return typeof f === 'string' && map[f] ? ['scaling', map[f]] : ['scaling'];
+    }
+    default: return [];
+  }
+}
+
+/** zod issues to SpecIssues; unknown keys become one issue per key, with a did-you-mean. */
+export function fromZod(zodIssues: readonly z.core.$ZodIssue[], prefix: readonly (string | number)[], root: z.ZodType): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  for (const issue of zodIssues) {
+    const path = [...prefix, ...(issue.path as (string | number)[])];
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeys(root, issue.path as (string | number)[]);
+      for (const key of issue.keys) {
+        out.push({ path: [...path, key], atKey: true, message: unknownFieldMessage(key, allowed) });
+      }
+    } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+      out.push({ path, message: `missing required field (expected ${issue.expected})` });
+    } else if (issue.code === 'invalid_union') {
+      // A field that takes several shapes (e.g. `sidecar: true | {...}`): name them.
+      out.push({ path, message: `${issue.message}: expected one of ${unionShapes(root, issue.path as (string | number)[])}` });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** `unknown field "x"; did you mean "y"?`, else the list of allowed fields. */
+export function unknownFieldMessage(key: string, allowed: readonly string[]): string {
+  const hint = didYouMean(key, allowed);
+  if (hint) return `unknown field "${key}"${hint}`;
+  return allowed.length ? `unknown field "${key}" (expected one of: ${allowed.join(', ')})` : `unknown field "${key}"`;
+}
+
+/** `; did you mean "y"?` for the closest candidate within a small edit distance, else ''. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const camel = word.replace(/[_-]([a-z])/g, (_, c: string) => c.toUpperCase());
+  const snake = word.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const d = Math.min(levenshtein(word.toLowerCase(), c.toLowerCase()), c === camel || c === snake ? 0 : Infinity);
+    if (d < bestScore) {
+      bestScore = d;
+      best = c;
+    }
+  }
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  return best !== undefined && bestScore <= limit ? `; did you mean "${best}"?` : '';
+}
+
+/** Edit distance (insertions, deletions, substitutions). */
+export function levenshtein(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+// --- zod schema walking (for the allowed keys at a path) ---
+
+type Def = { type: string; [k: string]: unknown };
+const defOf = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
+
+function unwrap(s: unknown): unknown {
+  let cur = s;
+  for (let i = 0; i < 20; i++) {
+    const d = defOf(cur);
+    if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(d.type)) cur = d.innerType;
+    else if (d.type === 'pipe') cur = d.in;
+    else if (d.type === 'lazy') cur = (d.getter as () => unknown)();
+    else return cur;
+  }
+  return cur;
+}
+
+/** The schemas a value at `path` may be checked against (several under a union). */
+function schemasAt(root: unknown, path: readonly (string | number)[]): unknown[] {
+  let current = [unwrap(root)];
+  for (const seg of path) {
+    const next: unknown[] = [];
+    for (const s of current.flatMap(expandUnion)) {
+      const d = defOf(s);
+      if (d.type === 'object' && typeof seg === 'string') {
+        const shape = d.shape as Record<string, unknown>;
+        if (shape[seg]) next.push(unwrap(shape[seg]));
+      } else if (d.type === 'array' && typeof seg === 'number') {
+        next.push(unwrap(d.element));
+      } else if (d.type === 'tuple' && typeof seg === 'number') {
+        const items = d.items as unknown[];
+        if (items[seg]) next.push(unwrap(items[seg]));
+      } else if (d.type === 'record') {
+        next.push(unwrap(d.valueType));
+      }
+    }
+    current = next;
+  }
+  return current.flatMap(expandUnion);
+}
+
+function expandUnion(s: unknown): unknown[] {
+  const d = defOf(s);
+  return d.type === 'union' ? (d.options as unknown[]).flatMap((o) => expandUnion(unwrap(o))) : [s];
+}
+
+function allowedKeys(root: z.ZodType, path: readonly (string | number)[]): string[] {
+  const keys = new Set<string>();
+  for (const s of schemasAt(root, path)) {
+    const d = defOf(s);
+    if (d.type === 'object') Object.keys(d.shape as object).forEach((k) => keys.add(k));
+  }
+  return [...keys];
+}
+
+function unionShapes(root: z.ZodType, path: readonly (string | number)[]): string {
+  const kinds = schemasAt(root, path).map((s) => {
+    const d = defOf(s);
+    if (d.type === 'object') return `a mapping with ${Object.keys(d.shape as object).join(', ')}`;
+    if (d.type === 'literal') return JSON.stringify((d.values as unknown[])[0]);
+    return d.type;
+  });
+  return [...new Set(kinds)].join(' or ');
+}
+
+// --- small helpers ---
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function agentId(raw: unknown): string | undefined {
+  if (!isPlainObject(raw)) return undefined;
+  const id = 'agent_id' in raw ? raw.agent_id : raw.name;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'an empty document';
+  if (Array.isArray(v)) return 'a list';
+  return `a ${typeof v}`;
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${formatPath(i.path)}|${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * The JSON Schema of the system spec (draft 2020-12), for editor completion
+ * (`# yaml-language-server: $schema=.../system.schema.json`).
+ */
+export function systemSpecJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(systemSpecSchema, {
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+    io: 'input',
+    override: (ctx) => {
+      // A preprocess step (`loadBalancer: 'random'` for `{ strategy: 'random' }`) accepts a
+      // string shorthand that the output schema alone does not show.
+      const d = defOf(ctx.zodSchema);
+      if (d.type === 'pipe' && defOf(d.in).type === 'transform') {
+        const out = { ...ctx.jsonSchema };
+        for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[k];
+        Object.assign(ctx.jsonSchema, { anyOf: [{ type: 'string' }, out] });
+      }
+    },
+  }) as Record<string, unknown>;
+  return {
+    $schema: schema.$schema,
+    $id: 'https://github.com/cdk8s-agents/cdk8s-agents/schemas/system.schema.json',
+    title: 'cdk8s-agents system spec',
+    description: 'A whole agent system: agents (camelCase or the reference snake_case form), call graph, mesh and monitoring. Used by `cdk8s-agents synth|validate` and the AgentSystem construct.',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}
+
+/** The JSON Schema as the bytes committed in schemas/system.schema.json. */
+export function systemSpecJsonSchemaText(): string {
+  return `${JSON.stringify(systemSpecJsonSchema(), null, 2)}\n`;
+}
