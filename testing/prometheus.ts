@@ -80,16 +80,25 @@ function durationRules(obj: K8sObject, groups: any[], c: Collector): void {
   });
 }
 
-/** Groups with invalid durations removed so promtool gets to check the expressions. */
+const GROUP_FIELDS = ['name', 'interval', 'limit', 'rules'];
+const RULE_FIELDS = ['record', 'alert', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations'];
+
+function pick(o: Record<string, any>, keys: string[]): Record<string, any> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}
+
+/**
+ * What Prometheus would load: unknown fields pruned (the schema pass reports them), invalid
+ * durations dropped (reported above), so promtool gets to check every expression and template.
+ */
 function sanitizedGroups(groups: any[]): any[] {
   return groups.map((g) => {
     if (!isObj(g)) return g;
-    const out: any = { ...g };
-    for (const f of ['interval', 'query_offset']) if (out[f] !== undefined && !isPromDuration(out[f])) delete out[f];
-    delete out.partial_response_strategy; // Thanos-only field; promtool rejects it
+    const out: any = pick(g, GROUP_FIELDS);
+    if (out.interval !== undefined && !isPromDuration(out.interval)) delete out.interval;
     out.rules = (Array.isArray(g.rules) ? g.rules : []).map((r: any) => {
       if (!isObj(r)) return r;
-      const rr: any = { ...r };
+      const rr: any = pick(r, RULE_FIELDS);
       for (const f of ['for', 'keep_firing_for']) if (rr[f] !== undefined && !isPromDuration(rr[f])) delete rr[f];
       if (typeof rr.expr === 'number') rr.expr = String(rr.expr);
       return rr;

@@ -1,0 +1,55 @@
+/**
+ * The broken-manifest corpus: every fixture under fixtures/broken lists the problems it must
+ * produce in `# expect: <severity> <rule> <object> <path>` lines, and must produce nothing else.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { findPromtool, validateManifests } from '../../testing';
+import { FIXTURES, loadYaml } from './support';
+
+const dir = path.join(FIXTURES, 'broken');
+const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const havePromtool = !!findPromtool();
+if (!havePromtool) {
+  const msg = 'promtool is not installed: the promtool fixtures of the corpus are SKIPPED';
+  if (process.env.CDK8S_AGENTS_REQUIRE_SERVERS === '1') throw new Error(msg);
+  console.warn(msg);
+}
+
+interface Expectation {
+  severity: string;
+  rule: string;
+  object: string;
+  path: string;
+}
+
+function expectations(file: string): Expectation[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('# expect: '))
+    .map((l) => {
+      const [severity, rule, object, p] = l.slice('# expect: '.length).trim().split(/\s+/);
+      return { severity, rule, object, path: p ?? '' };
+    });
+}
+
+test('the corpus has at least 30 broken manifests', () => {
+  expect(files.length).toBeGreaterThanOrEqual(30);
+});
+
+describe.each(files)('%s', (file) => {
+  const full = path.join(dir, file);
+  const expected = expectations(full);
+  const needsPromtool = expected.some((e) => e.rule === 'prometheus/promtool');
+
+  (needsPromtool && !havePromtool ? test.skip : test)('reports exactly the expected problems, with their field paths', async () => {
+    expect(expected.length).toBeGreaterThan(0);
+    const result = await validateManifests(loadYaml(full), { promtool: needsPromtool ? true : 'auto' });
+    const got = result.problems.map((p) => ({ severity: p.severity, rule: p.rule, object: p.object, path: p.path }));
+    expect(got).toEqual(expect.arrayContaining(expected));
+    expect(got).toHaveLength(expected.length);
+    expect(result.ok).toBe(!expected.some((e) => e.severity === 'error'));
+    for (const p of result.problems) expect(p.message.length).toBeGreaterThan(10);
+  });
+});
