@@ -291,7 +291,7 @@ export function planAgents(specs: readonly AgentSpec[], options: MeshOptions): {
   const problems: Problems = [];
   const byName = new Map(specs.map((s) => [s.name, s]));
   for (const key of Object.keys(options.agents ?? {})) {
-    if (!byName.has(key)) problems.push(`agents.${key}: is not an agent of this mesh (agents: ${[...byName.keys()].sort().join(', ')})`);
+    if (!byName.has(key)) problems.push(line(`agents.${key}`, `is not an agent of this mesh (agents: ${[...byName.keys()].sort().join(', ')})`));
   }
   const plans = specs.map((spec) => planAgent(spec, options.agents?.[spec.name] ?? {}, problems));
   return { plans, problems };
@@ -307,9 +307,9 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
 
   if (o.canary) {
     if (!spec.canary) {
-      problems.push(`${at('canary')}: ${spec.constructPath} has no canary Deployment; set canary on the AgentService first`);
+      problems.push(line(at('canary'), `${spec.constructPath} has no canary Deployment; set canary on the AgentService first`));
     } else if (o.canary.version !== undefined && o.canary.version !== spec.canary.version) {
-      problems.push(`${at('canary', 'version')}: ("${o.canary.version}") does not match the AgentService's canary version "${spec.canary.version}"`);
+      problems.push(line(at('canary', 'version'), `("${o.canary.version}") does not match the AgentService's canary version "${spec.canary.version}"`));
     } else {
       split = [{ subset: SUBSETS.stable, weight: 100 - o.canary.weight }, { subset: SUBSETS.canary, weight: o.canary.weight }];
     }
@@ -319,29 +319,29 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
   const weights = o.loadBalancer?.weights;
   if (strategy === 'weighted') {
     if (!weights) {
-      problems.push(`${at('loadBalancer', 'weights')}: the weighted strategy needs weights per version (e.g. { "${spec.version}": 90${spec.canary ? `, "${spec.canary.version}": 10` : ''} })`);
+      problems.push(line(at('loadBalancer', 'weights'), `the weighted strategy needs weights per version (e.g. { "${spec.version}": 90${spec.canary ? `, "${spec.canary.version}": 10` : ''} })`));
     } else if (o.canary) {
-      problems.push(`${at('loadBalancer', 'weights')}: set either canary.weight or loadBalancer.weights, not both`);
+      problems.push(line(at('loadBalancer', 'weights'), `set either canary.weight or loadBalancer.weights, not both`));
     } else {
       const sum = Object.values(weights).reduce((a, b) => a + b, 0);
-      if (sum !== 100) problems.push(`${at('loadBalancer', 'weights')}: must sum to 100 (got ${sum})`);
+      if (sum !== 100) problems.push(line(at('loadBalancer', 'weights'), `must sum to 100 (got ${sum})`));
       const bySubset = new Map(subsets.map((s) => [s.version, s.name]));
       for (const version of Object.keys(weights)) {
-        if (!bySubset.has(version)) problems.push(`${at('loadBalancer', 'weights', version)}: "${version}" is not a version of ${spec.name} (versions: ${[...bySubset.keys()].join(', ')})`);
+        if (!bySubset.has(version)) problems.push(line(at('loadBalancer', 'weights', version), `"${version}" is not a version of ${spec.name} (versions: ${[...bySubset.keys()].join(', ')})`));
       }
       if (sum === 100 && Object.keys(weights).every((v) => bySubset.has(v))) {
         split = subsets.filter((s) => weights[s.version] !== undefined).map((s) => ({ subset: s.name, weight: weights[s.version] }));
       }
     }
   } else if (weights) {
-    problems.push(`${at('loadBalancer', 'weights')}: weights only apply to the weighted strategy (strategy is ${strategy})`);
+    problems.push(line(at('loadBalancer', 'weights'), `weights only apply to the weighted strategy (strategy is ${strategy})`));
   }
 
   let loadBalancer: AgentPlan['loadBalancer'] = { simple: ISTIO_LB[strategy] };
   if (o.sessionAffinityHeader) {
     // Istio's loadBalancer takes `simple` or `consistentHash`, never both.
     if (o.loadBalancer && strategy !== 'weighted') {
-      problems.push(`${at('loadBalancer')}: sessionAffinityHeader replaces the ${strategy} strategy (hashing on a header decides the replica); drop one of them`);
+      problems.push(line(at('loadBalancer'), `sessionAffinityHeader replaces the ${strategy} strategy (hashing on a header decides the replica); drop one of them`));
     }
     loadBalancer = { consistentHash: { httpHeaderName: o.sessionAffinityHeader } };
   }
@@ -352,10 +352,10 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
   const names = new Set<string>();
   (o.routes ?? []).forEach((r, i) => {
     const name = r.name ?? `${spec.name}-route-${i}`;
-    if (names.has(name)) problems.push(`${at('routes', i, 'name')}: ("${name}") is used by another route`);
+    if (names.has(name)) problems.push(line(at('routes', i, 'name'), `("${name}") is used by another route`));
     names.add(name);
     if (r.subset === 'canary' && !spec.canary) {
-      problems.push(`${at('routes', i, 'subset')}: ${spec.constructPath} has no canary Deployment`);
+      problems.push(line(at('routes', i, 'subset'), `${spec.constructPath} has no canary Deployment`));
     }
     const routeTimeout = r.timeout ?? timeout;
     routes.push({
@@ -423,7 +423,7 @@ function planRetries(
   const retryOn = r?.retryOn ?? MESH_DEFAULTS.retries.retryOn;
   if (r?.perTryTimeout !== undefined) {
     if (istioSeconds(r.perTryTimeout) > istioSeconds(timeout)) {
-      problems.push(`${at(...prefix, 'retries', 'perTryTimeout')}: (${r.perTryTimeout}) must not exceed timeout (${timeout}${timeoutIsExplicit ? '' : ', the default'})`);
+      problems.push(line(at(...prefix, 'retries', 'perTryTimeout'), `(${r.perTryTimeout}) must not exceed timeout (${timeout}${timeoutIsExplicit ? '' : ', the default'})`));
     }
     return { attempts, perTryTimeout: r.perTryTimeout, retryOn };
   }
@@ -444,4 +444,9 @@ export function namespaceOfPrincipal(p: string): string {
 /** Object name for the ServiceEntry of an external host. */
 export function egressName(host: string): string {
   return `egress-${host.replace(/\./g, '-')}`.slice(0, 253);
+}
+
+/** One problem line, worded like `formatIssues`: "(value) ..." reads as a sentence about the field, no colon. */
+export function line(path: string, message: string): string {
+  return message.startsWith('(') ? `${path} ${message}` : `${path}: ${message}`;
 }
