@@ -30,10 +30,15 @@ class HttpError extends Error {
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
+    /** Close the connection after the response (the body was not read). */
+    readonly close = false,
   ) {
     super(message);
   }
 }
+
+/** Bytes of an over-limit body discarded before the connection is cut. */
+const MAX_DRAIN_BYTES = 8 * 1024 * 1024;
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 
@@ -200,9 +205,8 @@ export class Sidecar {
       this.metrics.reject(e.code);
       this.log.debug({ method: req.method, url: req.url?.slice(0, 200), status: e.status, code: e.code }, e.message);
       if (!res.headersSent) {
-        const close = e.status === 413 || e.code === 'server_busy';
         // After refusing a body we did not read, the connection cannot be reused.
-        sendJson(res, e.status, { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }, close ? { ...e.headers, connection: 'close' } : e.headers);
+        sendJson(res, e.status, { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }, e.close ? { ...e.headers, connection: 'close' } : e.headers);
       }
       return;
     }
@@ -216,7 +220,7 @@ export class Sidecar {
   private readBody(req: http.IncomingMessage, limit: number): Promise<string> {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
-      return Promise.reject(new HttpError(413, 'payload_too_large', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+      return Promise.reject(new HttpError(413, 'payload_too_large', `body of ${declared} bytes exceeds the limit of ${limit} bytes`, undefined, undefined, true));
     }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -231,8 +235,14 @@ export class Sidecar {
         release();
         req.removeAllListeners('data');
         if (err) {
-          // Stop reading: the socket is closed after the error response.
-          req.pause();
+          // Discard the rest rather than close at once: closing a socket with unread data sends
+          // a TCP reset that can destroy the error response before the client reads it. The
+          // drain is bounded by MAX_DRAIN_BYTES here and by the request timeout.
+          let drained = 0;
+          req.on('data', (c: Buffer) => {
+            drained += c.length;
+            if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
+          });
           reject(err);
         }
       };
