@@ -1,4 +1,4 @@
-import { ApiObjectMetadata, Lazy } from 'cdk8s';
+import { ApiObjectMetadata, Chart, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { DestinationRule, ServiceEntry, Sidecar, SidecarSpecOutboundTrafficPolicyMode, VirtualService } from '../imports/istio-networking.istio.io';
@@ -19,6 +19,9 @@ import { ALLOW, authorizationPolicyRules, destinationRuleSpec, InboundAccess, ne
 import { MANAGED_BY } from './spec';
 import { formatIssues, PropsValidationError } from './validation';
 
+// One MeshPolicy per namespace per chart: both would write default-deny and the namespace mTLS policy.
+const meshesByChart = new WeakMap<Chart, Map<string, string>>();
+
 /** The reference design's load-balancing strategies. */
 export type LoadBalancerStrategy = 'round_robin' | 'least_loaded' | 'weighted' | 'random';
 
@@ -26,7 +29,11 @@ export type LoadBalancerStrategy = 'round_robin' | 'least_loaded' | 'weighted' |
 export interface MeshRetries {
   /** Attempts after the first try; 0 disables retries. @default 2 */
   readonly attempts?: number;
-  /** Timeout of each try; must not exceed the route timeout. @default '120s' (or the route timeout when shorter) */
+  /**
+   * Timeout of each try; must not exceed the route timeout. A shorter one only helps when `retryOn`
+   * retries timed-out tries (5xx, gateway-error, reset or 504); a warning says so otherwise.
+   * @default the route timeout
+   */
   readonly perTryTimeout?: string;
   /**
    * Envoy retry conditions, comma-separated, or HTTP status codes. The default only retries requests
@@ -109,7 +116,7 @@ export interface MeshOutlierDetection {
 export interface MeshAgentOptions {
   /** Route timeout (whole call, retries included). @default '300s' */
   readonly timeout?: string;
-  /** Retries; `false` disables them. @default { attempts: 2, perTryTimeout: '120s', retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503' } */
+  /** Retries; `false` disables them. @default { attempts: 2, perTryTimeout: <the timeout>, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503' } */
   readonly retries?: false | MeshRetries;
   /** Extra routes matched on headers and URI prefix, before the default route. @default none */
   readonly routes?: MeshRoute[];
@@ -252,13 +259,14 @@ export class MeshPolicy extends Construct {
   public readonly peerAuthentication: PeerAuthentication;
   public readonly defaultDeny: AuthorizationPolicy;
   public readonly telemetry?: Telemetry;
-  /** Warnings raised at construction (also printed to stderr): PERMISSIVE mTLS, plaintext scrape. */
+  /** Warnings raised at construction (also printed to stderr): PERMISSIVE mTLS, plaintext scrape, per-try timeouts that cut calls short. */
   public readonly warnings: string[] = [];
 
   private readonly members = new Map<AgentService, AgentPlan>();
   private readonly edgeSet = new Map<string, MeshEdge>();
   private readonly ingressPeers = new Map<string, IngressPeer[]>();
   private readonly options: MeshOptions;
+  private readonly systemLabel?: string;
 
   constructor(scope: Construct, id: string, props: MeshPolicyProps) {
     super(scope, id);
@@ -286,11 +294,13 @@ export class MeshPolicy extends Construct {
     if (problems.length > 0) throw new PropsValidationError(this.node.path, problems);
     this.options = parsed.data!;
 
-    const { plans, problems: planProblems } = planAgents(specs, this.options);
+    const { plans, problems: planProblems, warnings } = planAgents(specs, this.options);
     const hostProblems = checkEgressHosts(this.options);
     if (planProblems.length + hostProblems.length > 0) throw new PropsValidationError(this.node.path, [...planProblems, ...hostProblems]);
     services.forEach((s, i) => this.members.set(s, plans[i]));
     this.namespace = namespaces[0];
+    this.systemLabel = new Set(specs.map((s) => s.system)).size === 1 ? specs[0].system : undefined;
+    claimNamespace(Chart.of(this), this.namespace, this.node.path);
 
     (props.calls ?? []).forEach((edge, i) => {
       if (!Array.isArray(edge) || edge.length !== 2) throw new PropsValidationError(this.node.path, [`calls[${i}]: must be a pair [caller, callee]`]);
@@ -301,6 +311,7 @@ export class MeshPolicy extends Construct {
       this.addIngress(to, peer, `ingress[${i}]`);
     });
 
+    for (const w of warnings) this.warn(w);
     this.peerAuthentication = this.buildPeerAuthentication();
     const prom = this.options.prometheus;
     if (prom && prom.plaintextFrom) {
@@ -370,7 +381,9 @@ export class MeshPolicy extends Construct {
   }
 
   private metadata(name: string, labels: Record<string, string> = {}): ApiObjectMetadata {
-    return { name, namespace: this.namespace, labels: sortKeys({ 'app.kubernetes.io/managed-by': MANAGED_BY, ...labels }) };
+    const common: Record<string, string> = { 'app.kubernetes.io/managed-by': MANAGED_BY };
+    if (this.systemLabel) common['app.kubernetes.io/part-of'] = this.systemLabel;
+    return { name, namespace: this.namespace, labels: sortKeys({ ...common, ...labels }) };
   }
 
   private buildPeerAuthentication(): PeerAuthentication {
@@ -517,6 +530,16 @@ export class MeshPolicy extends Construct {
   private record<T>(map: Readonly<Record<string, T>>, key: string, value: T) {
     (map as Record<string, T>)[key] = value;
   }
+}
+
+function claimNamespace(chart: Chart, namespace: string, path: string) {
+  let map = meshesByChart.get(chart);
+  if (!map) meshesByChart.set(chart, (map = new Map()));
+  const other = map.get(namespace);
+  if (other !== undefined) {
+    throw new PropsValidationError(path, [`services: namespace "${namespace}" already has a MeshPolicy (${other}); put all its agents in one MeshPolicy`]);
+  }
+  map.set(namespace, path);
 }
 
 function checkEgressHosts(o: MeshOptions): string[] {

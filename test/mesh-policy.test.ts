@@ -42,6 +42,16 @@ const one = (objects: any[], kind: string, name: string) => {
   return found[0];
 };
 
+/** Runs fn with stderr muted (MeshPolicy prints its warnings there). */
+function quietly<T>(fn: () => T): T {
+  const write = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return fn();
+  } finally {
+    write.mockRestore();
+  }
+}
+
 /** Builds a system and returns the error message (fails the test when nothing is thrown). */
 function errorOf(fn: () => unknown): string {
   try {
@@ -83,7 +93,7 @@ describe('MeshPolicy in the example system', () => {
     ]);
     for (const o of mesh) {
       expect(o.metadata.namespace).toBe(NS);
-      expect(o.metadata.labels['app.kubernetes.io/managed-by']).toBe('cdk8s-agents');
+      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'cdk8s-agents', 'app.kubernetes.io/part-of': 'multi-agents' });
     }
     // Istio objects use the v1 APIs.
     for (const o of mesh.filter((m) => m.kind !== 'NetworkPolicy')) expect(o.apiVersion).toMatch(/\.istio\.io\/v1$/);
@@ -105,7 +115,7 @@ describe('schema validity (cdk8s-agents/testing validateManifests)', () => {
   });
 
   test('every option at once is valid', async () => {
-    const s = system({
+    const s = quietly(() => system({
       agents: {
         planner: {
           timeout: '600s',
@@ -130,7 +140,7 @@ describe('schema validity (cdk8s-agents/testing validateManifests)', () => {
       telemetry: { tracing: { provider: 'tempo', samplingPercentage: 100 }, accessLogging: { provider: 'otel-als', filter: 'response.code >= 400' } },
       egress: { hosts: ['api.openai.com', { host: 'api.anthropic.com', port: 8443 }], registryOnly: true },
       networkPolicy: { dnsNamespace: 'kube-dns', istioNamespace: 'istio', externalCidrs: ['0.0.0.0/0'], externalExcept: [] },
-    });
+    }));
     s.mesh.allowIngress(s.planner, { namespaces: ['istio-ingress'], principals: ['prod.example.com/ns/web/sa/frontend'] });
     const objects = synth(s);
     expect(meshObjects(objects).map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceEntry', 'Sidecar', 'PeerAuthentication', 'Telemetry']));
@@ -149,7 +159,7 @@ describe('schema validity (cdk8s-agents/testing validateManifests)', () => {
 });
 
 describe('VirtualService', () => {
-  test('defaults suit long agent calls: 300s timeout, 2 retries of at most 120s on failures without side effects', () => {
+  test('defaults suit long agent calls: 300s timeout, 2 retries on failures without side effects, each try may use the whole timeout', () => {
     const vs = one(synth(system()), 'VirtualService', 'researcher');
     expect(vs.spec).toEqual({
       hosts: ['researcher.multi-agents.svc.cluster.local'],
@@ -158,7 +168,7 @@ describe('VirtualService', () => {
         match: [{ port: 8080 }],
         route: [{ destination: { host: 'researcher.multi-agents.svc.cluster.local', subset: 'stable', port: { number: 8080 } } }],
         timeout: '300s',
-        retries: { attempts: 2, perTryTimeout: '120s', retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503' },
+        retries: { attempts: 2, perTryTimeout: '300s', retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503' },
       }],
     });
     expect(vs.spec.http[0].retries.retryOn).not.toMatch(/(^|,)(5xx|gateway-error|reset)(,|$)/);
@@ -176,7 +186,7 @@ describe('VirtualService', () => {
     }
   });
 
-  test('a short timeout shortens the default per-try timeout instead of failing', () => {
+  test('the default per-try timeout follows the route timeout', () => {
     const vs = one(synth(system({ agents: { planner: { timeout: '45s' } } })), 'VirtualService', 'planner');
     expect(vs.spec.http[0]).toMatchObject({ timeout: '45s', retries: { attempts: 2, perTryTimeout: '45s' } });
   });
@@ -190,7 +200,7 @@ describe('VirtualService', () => {
           fault: { delay: { fixedDelay: '2s', percentage: 50 } },
           routes: [
             { name: 'pin-canary', headers: { 'x-agent-track': 'canary' }, subset: 'canary' },
-            { uriPrefix: '/v1/long', timeout: '20m', retries: { attempts: 1, perTryTimeout: '10m' }, fault: { abort: { httpStatus: 500, percentage: 1 } } },
+            { uriPrefix: '/v1/long', timeout: '20m', retries: { attempts: 1, perTryTimeout: '10m', retryOn: 'gateway-error,connect-failure' }, fault: { abort: { httpStatus: 500, percentage: 1 } } },
           ],
         },
       },
@@ -209,12 +219,19 @@ describe('VirtualService', () => {
       name: 'coder-route-1',
       match: [{ port: 8080, uri: { prefix: '/v1/long' } }],
       timeout: '20m',
-      retries: { attempts: 1, perTryTimeout: '10m' },
+      retries: { attempts: 1, perTryTimeout: '10m', retryOn: 'gateway-error,connect-failure' },
       fault: { abort: { httpStatus: 500, percentage: { value: 1 } } },
     });
     expect(long.route.map((r: any) => r.weight)).toEqual([95, 5]);
     expect(dflt).toMatchObject({ name: 'coder', match: [{ port: 8080 }], timeout: '120s' });
     expect(dflt.match[0].headers).toBeUndefined();
+  });
+
+  test('a per-try timeout shorter than the timeout that nothing retries is a warning: the call would just fail early', () => {
+    const s = quietly(() => system({ agents: { planner: { retries: { perTryTimeout: '60s' } }, researcher: { retries: { perTryTimeout: '60s', retryOn: 'reset,connect-failure' } } } }));
+    expect(s.mesh.warnings).toEqual([
+      'agents.planner.retries.perTryTimeout (60s) is shorter than timeout (300s) but retryOn "connect-failure,refused-stream,unavailable,cancelled,503" does not retry a timed-out try (add 5xx, gateway-error, reset, 504): calls fail after 60s',
+    ]);
   });
 
   test('retries: false (or attempts 0) disables retries explicitly', () => {
@@ -590,10 +607,12 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
   });
 
   test('a call graph naming an agent outside the mesh: calls in props', () => {
-    expect(errorOf(() => {
-      const s = system({}, { declareCalls: false });
-      new MeshPolicy(s.chart, 'mesh2', { services: [s.planner, s.researcher], calls: [[s.planner, s.critic]] });
-    })).toBe('multi-agents/mesh2: calls[0][1]: critic (multi-agents/critic) is not in this mesh\'s services (planner, researcher)');
+    const chart = new Chart(Testing.app(), NS, { namespace: NS, disableResourceNameHashes: true });
+    const planner = new AgentService(chart, 'planner', { image: 'ghcr.io/example/planner:1.0.0' });
+    const critic = new AgentService(chart, 'critic', { image: 'ghcr.io/example/critic:1.0.0' });
+    expect(errorOf(() => new MeshPolicy(chart, 'mesh', { services: [planner], calls: [[planner, critic]] }))).toBe(
+      'multi-agents/mesh: calls[0][1]: critic (multi-agents/critic) is not in this mesh\'s services (planner)',
+    );
   });
 
   test('a call graph naming an agent outside the mesh: allow() and allowIngress()', () => {
@@ -617,5 +636,8 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
       'multi-agents/split: services: all agents must share one namespace (found planner in multi-agents, translator in tools)',
     );
     expect(errorOf(() => new MeshPolicy(s.chart, 'notagent', { services: [{} as never] }))).toContain('services[0]: must be an AgentService');
+    expect(errorOf(() => new MeshPolicy(s.chart, 'again', { services: [s.critic] }))).toBe(
+      'multi-agents/again: services: namespace "multi-agents" already has a MeshPolicy (multi-agents/mesh); put all its agents in one MeshPolicy',
+    );
   });
 });

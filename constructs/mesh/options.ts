@@ -30,7 +30,8 @@ export const MESH_DEFAULTS = {
   timeout: '300s',
   retries: {
     attempts: 2,
-    perTryTimeout: '120s',
+    // perTryTimeout defaults to the route timeout: retryOn below does not retry a timed-out try, so a
+    // shorter per-try timeout would only cut long model calls short.
     // Failures where the request never reached the agent (or was refused), so a retry cannot repeat side effects.
     retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503',
   },
@@ -287,17 +288,18 @@ export type Problems = string[];
  * Checks the options against the agents and turns them into per-agent plans.
  * Returns problems instead of throwing so every mistake is reported at once.
  */
-export function planAgents(specs: readonly AgentSpec[], options: MeshOptions): { plans: AgentPlan[]; problems: Problems } {
+export function planAgents(specs: readonly AgentSpec[], options: MeshOptions): { plans: AgentPlan[]; problems: Problems; warnings: string[] } {
   const problems: Problems = [];
+  const warnings: string[] = [];
   const byName = new Map(specs.map((s) => [s.name, s]));
   for (const key of Object.keys(options.agents ?? {})) {
     if (!byName.has(key)) problems.push(line(`agents.${key}`, `is not an agent of this mesh (agents: ${[...byName.keys()].sort().join(', ')})`));
   }
-  const plans = specs.map((spec) => planAgent(spec, options.agents?.[spec.name] ?? {}, problems));
-  return { plans, problems };
+  const plans = specs.map((spec) => planAgent(spec, options.agents?.[spec.name] ?? {}, problems, warnings));
+  return { plans, problems, warnings };
 }
 
-function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentPlan {
+function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warnings: string[]): AgentPlan {
   const at = (...path: PropertyKey[]) => formatPath(['agents', spec.name, ...path]);
 
   // Version subsets and the default split.
@@ -364,7 +366,7 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
       uriPrefix: r.uriPrefix,
       destinations: r.subset ? [{ subset: r.subset, weight: 100 }] : split,
       timeout: routeTimeout,
-      retries: planRetries(r.retries ?? agentRetries, routeTimeout, r.retries !== undefined ? ['routes', i] : [], at, problems, r.timeout !== undefined),
+      retries: planRetries(r.retries ?? agentRetries, routeTimeout, r.retries !== undefined ? ['routes', i] : [], at, { problems, warnings }, r.timeout !== undefined),
       fault: r.fault ?? o.fault,
     });
   });
@@ -372,7 +374,7 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
     name: spec.name,
     destinations: split,
     timeout,
-    retries: planRetries(agentRetries, timeout, [], at, problems, o.timeout !== undefined),
+    retries: planRetries(agentRetries, timeout, [], at, { problems, warnings }, o.timeout !== undefined),
     fault: o.fault,
   });
 
@@ -406,29 +408,32 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems): AgentP
   };
 }
 
+/** Retry conditions under which Envoy retries a try that hit its per-try timeout. */
+const RETRIES_TIMEOUTS = ['5xx', 'gateway-error', 'reset', '504'];
+
 /**
- * Retries of one route. A per-try timeout the user set must fit in the route timeout; the default one
- * is shortened to the route timeout instead, so a short `timeout` alone is never an error.
+ * Retries of one route. A per-try timeout must fit in the route timeout; without one, each try may
+ * use the whole route timeout (long model calls are not cut short).
  */
 function planRetries(
   r: z.output<typeof retriesSchema> | undefined,
   timeout: string,
   prefix: PropertyKey[],
   at: (...p: PropertyKey[]) => string,
-  problems: Problems,
+  out: { problems: Problems; warnings: string[] },
   timeoutIsExplicit: boolean,
 ): RetryPlan {
   if (r === false || r?.attempts === 0) return { attempts: 0 };
   const attempts = r?.attempts ?? MESH_DEFAULTS.retries.attempts;
   const retryOn = r?.retryOn ?? MESH_DEFAULTS.retries.retryOn;
-  if (r?.perTryTimeout !== undefined) {
-    if (istioSeconds(r.perTryTimeout) > istioSeconds(timeout)) {
-      problems.push(line(at(...prefix, 'retries', 'perTryTimeout'), `(${r.perTryTimeout}) must not exceed timeout (${timeout}${timeoutIsExplicit ? '' : ', the default'})`));
-    }
-    return { attempts, perTryTimeout: r.perTryTimeout, retryOn };
+  const perTryTimeout = r?.perTryTimeout ?? timeout;
+  const field = at(...prefix, 'retries', 'perTryTimeout');
+  if (istioSeconds(perTryTimeout) > istioSeconds(timeout)) {
+    out.problems.push(line(field, `(${perTryTimeout}) must not exceed timeout (${timeout}${timeoutIsExplicit ? '' : ', the default'})`));
+  } else if (istioSeconds(perTryTimeout) < istioSeconds(timeout) && !retryOn.split(',').some((c) => RETRIES_TIMEOUTS.includes(c.trim()))) {
+    out.warnings.push(line(field, `(${perTryTimeout}) is shorter than timeout (${timeout}) but retryOn "${retryOn}" does not retry a timed-out try (add ${RETRIES_TIMEOUTS.join(', ')}): calls fail after ${perTryTimeout}`));
   }
-  const perTry = istioSeconds(MESH_DEFAULTS.retries.perTryTimeout) > istioSeconds(timeout) ? timeout : MESH_DEFAULTS.retries.perTryTimeout;
-  return { attempts, perTryTimeout: perTry, retryOn };
+  return { attempts, perTryTimeout, retryOn };
 }
 
 /** `<trust-domain>/ns/<namespace>/sa/<service-account>`: the identity Istio gives a workload. */
