@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { parseSystemSpec, SystemSpec, SystemSpecError, systemSpecJsonSchemaText } from '../constructs/system-spec';
-import { buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
+import { BuiltSystem, buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
 import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
 
 /** Exit codes (documented in --help and docs/agent-system.md). */
@@ -104,9 +104,9 @@ class InvalidInput extends Error {
 }
 
 /** Runs the CLI and returns its exit code. */
-export function run(argv: readonly string[], io: Io): number {
+export async function run(argv: readonly string[], io: Io): Promise<number> {
   try {
-    return dispatch(argv, io);
+    return await dispatch(argv, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`cdk8s-agents: ${e.message}\nRun \`cdk8s-agents --help\` for usage.\n`);
@@ -129,7 +129,7 @@ export function run(argv: readonly string[], io: Io): number {
   }
 }
 
-function dispatch(argv: readonly string[], io: Io): number {
+async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -185,7 +185,10 @@ function dispatch(argv: readonly string[], io: Io): number {
       const file = onePositional('validate', rest);
       const { source, spec } = load(file, io.cwd);
       const built = withSource(source, () => buildSystem(spec));
-      log(`${file}: valid (${spec.agents.length} agents, ${spec.calls.length} calls, ${built.objects.length} objects)\n`);
+      const checked = await validateObjects(source, spec, built);
+      for (const w of checked.warnings) io.stderr(`${formatDiagnostic(w)}\n`);
+      if (checked.errors.length > 0) throw new InvalidInput(checked.errors);
+      log(`${file}: valid (${spec.agents.length} agents, ${spec.calls.length} calls, ${built.objects.length} objects${checked.note ? `; ${checked.note}` : ', checked against the Kubernetes and CRD schemas'})\n`);
       return EXIT.ok;
     }
     case 'schema': {
@@ -205,6 +208,40 @@ function dispatch(argv: readonly string[], io: Io): number {
     default:
       throw new UsageError(`unknown command "${command}" (commands: synth, validate, schema, help)`);
   }
+}
+
+/**
+ * Runs the package's manifest validator (schemas of core kinds and CRDs, Pod Security and
+ * naming policies) on the built objects; a problem points at the agent that owns the object.
+ * The validator ships in lib/testing and needs the dev dependencies ajv and kubernetes-models:
+ * without them validation is skipped with a note.
+ */
+async function validateObjects(source: SourceFile, spec: SystemSpec, built: BuiltSystem): Promise<{ errors: Diagnostic[]; warnings: Diagnostic[]; note?: string }> {
+  let testing: typeof import('../testing');
+  try {
+    testing = require('../testing');
+  } catch (e) {
+    return { errors: [], warnings: [], note: `schema validation skipped (${(e as Error).message.split('\n')[0]})` };
+  }
+  const jsons = built.objects.map((o) => o.json);
+  const paths = new Map(built.objects.filter((o) => o.constructPath).map((o) => [o.json as object, o.constructPath!]));
+  const result = await testing.validateManifests(jsons, { constructPaths: paths, promtool: 'auto' });
+  const agentOf = new Map<string, number>();
+  for (const o of built.objects) {
+    const m = o.json.metadata;
+    const index = spec.agents.find((a) => a.name === o.agent)?.index;
+    if (index !== undefined) agentOf.set(m.namespace ? `${o.json.kind}/${m.namespace}/${m.name}` : `${o.json.kind}/${m.name}`, index);
+  }
+  const toDiagnostic = (p: { object: string; path: string; message: string; rule: string }) => {
+    const index = agentOf.get(p.object);
+    const d = issueToDiagnostic(source, { path: index !== undefined ? ['agents', index] : [], message: `${p.object}${p.path ? ` at ${p.path}` : ''}: ${p.message} [${p.rule}]` });
+    return d;
+  };
+  return {
+    errors: result.errors.map(toDiagnostic),
+    warnings: result.warnings.map((w) => ({ ...toDiagnostic(w), message: `warning: ${toDiagnostic(w).message}` })),
+    note: result.notes.length ? result.notes.join('; ') : undefined,
+  };
 }
 
 function onePositional(command: string, rest: readonly string[]): string {
@@ -251,9 +288,11 @@ function readVersion(): string {
 }
 
 if (require.main === module) {
-  process.exitCode = run(process.argv.slice(2), {
+  run(process.argv.slice(2), {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     cwd: process.cwd(),
+  }).then((code) => {
+    process.exitCode = code;
   });
 }

@@ -518,10 +518,12 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+// One issue per field: a value that fails its format check also fails the checks after it
+// (e.g. "must be a CPU quantity" then "must be greater than 0"); the first says what is expected.
 function dedupe(issues: SpecIssue[]): SpecIssue[] {
   const seen = new Set<string>();
   return issues.filter((i) => {
-    const key = `${formatPath(i.path)}|${i.message}`;
+    const key = `${formatPath(i.path)}|${i.atKey ? 'key' : 'value'}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
