@@ -3,7 +3,7 @@
  * policies, from jest (or any runner), from the cdk8s validation plugin and from CI.
  */
 export { validateManifests, ValidationResult, formatReport, severityFor } from './validate';
-export { synthObjects, Manifests, constructPathOf } from './synth';
+export { synthObjects, Manifests, constructPathOf, synthApp, writeConstructPaths, CONSTRUCT_PATHS_FILE } from './synth';
 export type { ObjectQuery, ManifestInput } from './synth';
 export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } from './prometheus';
 export type { RuleGroup, PromtoolTestFile, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
@@ -18,3 +18,6 @@ export type {
   SuppressedProblem,
   ValidationResultJson,
 } from './types';
+export { manifestMatchers, manifestSnapshotSerializer, installJestMatchers, stableObject, manifestsToYaml } from './jest';
+export { AgentsValidation } from './plugin';
+export type { AgentsValidationProperties, CliValidationContext } from './plugin';

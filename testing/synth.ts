@@ -6,6 +6,7 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import type { IConstruct } from 'constructs';
 import type { K8sObject } from './types';
 
+
 const registry = new WeakMap<object, string>();
 
 /** The construct path recorded for an object returned by `synthObjects`, if any. */
@@ -154,4 +155,46 @@ export function toObjects(input: ManifestInput): { objects: readonly K8sObject[]
     return { objects: m.objects, constructPaths: m.constructPaths };
   }
   throw new Error('validateManifests expects an array of objects, the result of synthObjects(), a Chart or an App');
+}
+
+/** File (next to the manifests) in which `synthApp` records the construct path of every object. */
+export const CONSTRUCT_PATHS_FILE = 'cdk8s-agents.construct-paths.json';
+
+/** Key of an object in the construct paths file: `apiVersion Kind/namespace/name`. */
+export function constructPathKey(o: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): string {
+  const ns = o.metadata?.namespace;
+  return `${o.apiVersion} ${o.kind}/${ns ? ns + '/' : ''}${o.metadata?.name}`;
+}
+
+/**
+ * Writes `cdk8s-agents.construct-paths.json` into the output folder: the construct path of every
+ * object by apiVersion, kind, namespace and name. cdk8s' own construct-metadata.json is keyed by
+ * name only, so objects that share a name (an agent's Deployment, Service, ServiceAccount, ...)
+ * would all get the same construct path in the validation report.
+ */
+export function writeConstructPaths(app: App, outdir: string = app.outdir): string {
+  const m = synthObjects(app);
+  const resources: Record<string, string> = {};
+  for (const o of m.objects) {
+    const p = m.constructPathOf(o);
+    if (p) resources[constructPathKey(o)] = p;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('path') as typeof import('path');
+  fs.mkdirSync(outdir, { recursive: true });
+  const file = path.join(outdir, CONSTRUCT_PATHS_FILE);
+  fs.writeFileSync(file, JSON.stringify({ version: '1', resources }, null, 2) + '\n');
+  return file;
+}
+
+/**
+ * `app.synth()`, plus the construct paths file when `cdk8s synth` runs validation plugins (it sets
+ * CDK8S_RECORD_CONSTRUCT_METADATA=true then), so the report names the exact construct.
+ * Use it in the app's entry point instead of `app.synth()`.
+ */
+export function synthApp(app: App): void {
+  app.synth();
+  if (process.env.CDK8S_RECORD_CONSTRUCT_METADATA === 'true') writeConstructPaths(app);
 }

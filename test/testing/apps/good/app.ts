@@ -1,0 +1,4 @@
+import { synthApp } from '../../../../testing';
+import { buildApp } from '../chart';
+
+synthApp(buildApp(false));
