@@ -2,6 +2,7 @@ import { Chart, Testing } from 'cdk8s';
 import { AgentService, AgentServiceProps } from '../constructs/agent-service';
 import { MeshPolicy, MeshPolicyProps } from '../constructs/mesh-policy';
 import { PropsValidationError } from '../constructs/validation';
+import { MultiAgentChart } from '../main';
 import { selectorMatches, validateManifests } from '../testing';
 
 const NS = 'multi-agents';
@@ -204,7 +205,7 @@ describe('VirtualService', () => {
           ],
         },
       },
-    })), 'VirtualService', 'coder');
+    }, { coder: { terminationGracePeriodSeconds: 1300 } })), 'VirtualService', 'coder');
     const [pin, long, dflt] = vs.spec.http;
     expect(vs.spec.http).toHaveLength(3);
     expect(pin).toMatchObject({
@@ -231,6 +232,13 @@ describe('VirtualService', () => {
     const s = quietly(() => system({ agents: { planner: { retries: { perTryTimeout: '60s' } }, researcher: { retries: { perTryTimeout: '60s', retryOn: 'reset,connect-failure' } } } }));
     expect(s.mesh.warnings).toEqual([
       'agents.planner.retries.perTryTimeout (60s) is shorter than timeout (300s) but retryOn "connect-failure,refused-stream,unavailable,cancelled,503" does not retry a timed-out try (add 5xx, gateway-error, reset, 504): calls fail after 60s',
+    ]);
+  });
+
+  test('a timeout longer than a terminating pod has to finish its calls is a warning', () => {
+    const s = quietly(() => system({ agents: { coder: { timeout: '250s' }, planner: { routes: [{ uriPrefix: '/batch', timeout: '1h' }] } } }, { coder: { terminationGracePeriodSeconds: 300 } }));
+    expect(s.mesh.warnings).toEqual([
+      'agents.planner.routes[0].timeout (1h) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds 180 - drainSeconds 15 = 165s): raise terminationGracePeriodSeconds on multi-agents/planner or calls are cut during rollouts',
     ]);
   });
 
@@ -639,5 +647,47 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
     expect(errorOf(() => new MeshPolicy(s.chart, 'again', { services: [s.critic] }))).toBe(
       'multi-agents/again: services: namespace "multi-agents" already has a MeshPolicy (multi-agents/mesh); put all its agents in one MeshPolicy',
     );
+  });
+});
+
+/** The snippet the report hands to main.ts (used here until main.ts wires its own MeshPolicy). */
+function wireExampleMesh(chart: MultiAgentChart): MeshPolicy {
+  const mesh = new MeshPolicy(chart, 'mesh', {
+    services: [chart.planner, chart.researcher, chart.coder],
+    agents: {
+      // The planner keeps conversation state per replica: pin a conversation to one replica.
+      planner: { sessionAffinityHeader: 'x-conversation-id' },
+      // 10% of the coder's traffic goes to the 1.0.0-rc.1 canary; `x-agent-track: canary` pins a request to it.
+      coder: {
+        canary: { weight: 10 },
+        routes: [{ name: 'coder-canary-pin', headers: { 'x-agent-track': 'canary' }, subset: 'canary' }],
+      },
+    },
+    egress: { hosts: ['api.openai.com'] },
+  });
+  mesh.allow(chart.planner, [chart.researcher, chart.coder]);
+  mesh.allowIngress(chart.planner, { namespaces: ['istio-ingress'] });
+  return mesh;
+}
+
+describe('the example app (main.ts) inside a MeshPolicy', () => {
+  const chart = new MultiAgentChart(Testing.app(), 'multi-agents');
+  const mesh = (chart.node.children.find((c) => c instanceof MeshPolicy) as MeshPolicy | undefined) ?? wireExampleMesh(chart);
+  const objects = Testing.synth(chart);
+
+  test('every object is schema-valid', async () => {
+    const result = await validateManifests(objects);
+    expect(result.errors).toEqual([]);
+    expect(mesh.warnings).toEqual([]);
+  });
+
+  test('the declared call graph, the ingress gateway and the scrapes are all that is allowed', () => {
+    expect(mesh.edges).toEqual([{ caller: 'planner', callee: 'coder' }, { caller: 'planner', callee: 'researcher' }]);
+    expect(allowedFromYaml(objects)).toEqual([
+      'agent:planner -> coder:8080',
+      'agent:planner -> researcher:8080',
+      'ns:istio-ingress -> planner:8080',
+      ...['coder', 'planner', 'researcher'].map((a) => `ns:monitoring -> ${a}:9464 GET /metrics`),
+    ].sort());
   });
 });

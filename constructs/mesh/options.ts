@@ -349,6 +349,15 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warning
   }
 
   const timeout = o.timeout ?? MESH_DEFAULTS.timeout;
+  // A terminating pod gets terminationGracePeriodSeconds, minus the preStop drain, to finish its calls.
+  const shutdownBudget = spec.terminationGracePeriodSeconds - spec.drainSeconds;
+  const checkShutdown = (t: string | undefined, path: PropertyKey[]) => {
+    if (t !== undefined && istioSeconds(t) > shutdownBudget) {
+      warnings.push(line(at(...path), `(${t}) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} - drainSeconds ${spec.drainSeconds} = ${shutdownBudget}s): raise terminationGracePeriodSeconds on ${spec.constructPath} or calls are cut during rollouts`));
+    }
+  };
+  checkShutdown(o.timeout, ['timeout']);
+  (o.routes ?? []).forEach((r, i) => checkShutdown(r.timeout, ['routes', i, 'timeout']));
   const agentRetries = o.retries;
   const routes: RoutePlan[] = [];
   const names = new Set<string>();
