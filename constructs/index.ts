@@ -1,5 +1,6 @@
 export * from './agent-service';
 export * from './spec';
 export * from './validation';
-export { fromReferenceConfig, referenceAgentConfigSchema, ReferenceAgentConfig } from './reference-config';
+export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
+export type { ReferenceAgentConfig } from './reference-config';
 export * as sidecarContract from '../sidecar/contract';
