@@ -273,8 +273,10 @@ export function schemaProblems(obj: unknown, errors: readonly SchemaError[]): Ar
   const kept = errors.filter((e) => !combinators.some((sp) => e.schemaPath.startsWith(sp + '/')) && e.keyword !== 'not' && e.keyword !== 'if');
   // A concrete error at a field says more than "does not match oneOf" at the same field.
   const concrete = new Set(kept.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf').map((e) => e.instancePath));
+  const typeErrors = new Set(kept.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   for (const e of kept) {
     if ((e.keyword === 'oneOf' || e.keyword === 'anyOf') && concrete.has(e.instancePath)) continue;
+    if (e.keyword === 'format' && typeErrors.has(e.instancePath)) continue;
     const segs = pointerToSegments(e.instancePath, obj);
     const value = valueAt(obj, segs);
     let rule = `schema/${e.keyword}`;
