@@ -359,7 +359,9 @@ function allowedFromYaml(objects: any[]): string[] {
       const sources: string[] = [];
       for (const f of rule.from) {
         const src = f.source;
+        // One positive field per source: a not* field or an AND of fields would widen or hide access.
         expect(Object.keys(src)).toHaveLength(1);
+        expect(['principals', 'namespaces', 'ipBlocks']).toContain(Object.keys(src)[0]);
         for (const p of src.principals ?? []) {
           const m = /^(.+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p);
           const agent = m && saToAgent.get(`${m[2]}/${m[3]}`);
@@ -371,6 +373,7 @@ function allowedFromYaml(objects: any[]): string[] {
       for (const t of rule.to) {
         const op = t.operation;
         expect(op.ports?.length).toBeGreaterThan(0);
+        for (const k of Object.keys(op)) expect(['ports', 'methods', 'paths']).toContain(k);
         const what = op.paths ? ` ${op.methods.join('|')} ${op.paths.join('|')}` : '';
         for (const src of sources) for (const target of targets) for (const port of op.ports) out.add(`${src} -> ${target}:${port}${what}`);
       }
