@@ -1,6 +1,6 @@
-import { ApiObjectMetadata, Chart, Lazy } from 'cdk8s';
+import { ApiObjectMetadata, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { DestinationRule, ServiceEntry, Sidecar, SidecarSpecOutboundTrafficPolicyMode, VirtualService } from '../imports/istio-networking.istio.io';
 import { AuthorizationPolicy, PeerAuthentication, PeerAuthenticationSpecMtlsMode, PeerAuthenticationSpecPortLevelMtlsMode } from '../imports/istio-security.istio.io';
 import { Telemetry } from '../imports/istio-telemetry.istio.io';
@@ -19,8 +19,8 @@ import { ALLOW, authorizationPolicyRules, destinationRuleSpec, InboundAccess, ne
 import { MANAGED_BY } from './spec';
 import { formatIssues, PropsValidationError } from './validation';
 
-// One MeshPolicy per namespace per chart: both would write default-deny and the namespace mTLS policy.
-const meshesByChart = new WeakMap<Chart, Map<string, string>>();
+// One MeshPolicy per namespace per app: two would both write default-deny and the namespace mTLS policy.
+const meshesByRoot = new WeakMap<IConstruct, Map<string, string>>();
 
 /** The reference design's load-balancing strategies. */
 export type LoadBalancerStrategy = 'round_robin' | 'least_loaded' | 'weighted' | 'random';
@@ -300,7 +300,7 @@ export class MeshPolicy extends Construct {
     services.forEach((s, i) => this.members.set(s, plans[i]));
     this.namespace = namespaces[0];
     this.systemLabel = new Set(specs.map((s) => s.system)).size === 1 ? specs[0].system : undefined;
-    claimNamespace(Chart.of(this), this.namespace, this.node.path);
+    claimNamespace(this.node.root, this.namespace, this.node.path);
 
     (props.calls ?? []).forEach((edge, i) => {
       if (!Array.isArray(edge) || edge.length !== 2) throw new PropsValidationError(this.node.path, [`calls[${i}]: must be a pair [caller, callee]`]);
@@ -532,9 +532,9 @@ export class MeshPolicy extends Construct {
   }
 }
 
-function claimNamespace(chart: Chart, namespace: string, path: string) {
-  let map = meshesByChart.get(chart);
-  if (!map) meshesByChart.set(chart, (map = new Map()));
+function claimNamespace(root: IConstruct, namespace: string, path: string) {
+  let map = meshesByRoot.get(root);
+  if (!map) meshesByRoot.set(root, (map = new Map()));
   const other = map.get(namespace);
   if (other !== undefined) {
     throw new PropsValidationError(path, [`services: namespace "${namespace}" already has a MeshPolicy (${other}); put all its agents in one MeshPolicy`]);

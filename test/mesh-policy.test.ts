@@ -638,6 +638,20 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
     expect(s.mesh.edges).toHaveLength(2);
   });
 
+  test('one MeshPolicy per namespace, across the charts of an app', () => {
+    const app = Testing.app();
+    const agents = new Chart(app, 'agents', { namespace: NS, disableResourceNameHashes: true });
+    const mesh = new Chart(app, 'mesh', { disableResourceNameHashes: true });
+    const planner = new AgentService(agents, 'planner', { image: 'ghcr.io/example/planner:1.0.0' });
+    const coder = new AgentService(agents, 'coder', { image: 'ghcr.io/example/coder:1.0.0' });
+    new MeshPolicy(mesh, 'one', { services: [planner] });
+    // Objects land in the agents' namespace even when the mesh's chart has none.
+    expect(Testing.synth(mesh).every((o: any) => o.metadata.namespace === NS)).toBe(true);
+    expect(errorOf(() => new MeshPolicy(agents, 'two', { services: [coder] }))).toBe(
+      'agents/two: services: namespace "multi-agents" already has a MeshPolicy (mesh/one); put all its agents in one MeshPolicy',
+    );
+  });
+
   test('services must be AgentServices in one namespace, each once', () => {
     const s = system();
     expect(errorOf(() => new MeshPolicy(s.chart, 'empty', { services: [] }))).toBe('multi-agents/empty: services: name at least one AgentService');
