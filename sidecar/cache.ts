@@ -9,7 +9,7 @@
  * second in-process tier would only copy entries between two maps. The tiers that pay off
  * are the ones with different costs: this process (microseconds) and Redis (shared, ~1 ms).
  */
-import Redis from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { LABELS, METRICS } from './contract';
@@ -249,7 +249,10 @@ export class RedisTier {
     timeoutMs: number,
     private readonly log: Logger,
   ) {
-    this.client = new Redis(url, {
+    // Loaded on demand: ioredis costs ~15 MB of RSS that a local-only sidecar should not pay.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const RedisClient = (require('ioredis') as typeof import('ioredis')).default;
+    this.client = new RedisClient(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: timeoutMs,

@@ -390,15 +390,18 @@ export class Sidecar {
       const removed = this.cache.deletePrefix(`${ns}/`);
       return sendJson(res, 200, { namespace: ns, deleted: removed });
     }
-    let key: string;
-    const rawKey = rest.slice(slash + 1);
-    try {
-      key = rawKey.includes('%') ? decodeURIComponent(rawKey) : rawKey;
-    } catch {
-      throw new HttpError(400, 'invalid_key', 'key is not valid percent-encoding');
+    let key = rest.slice(slash + 1);
+    // Internal keys are "namespace/key"; without escapes that is the path remainder as is.
+    let fullKey = rest;
+    if (key.includes('%')) {
+      try {
+        key = decodeURIComponent(key);
+      } catch {
+        throw new HttpError(400, 'invalid_key', 'key is not valid percent-encoding');
+      }
+      fullKey = `${ns}/${key}`;
     }
     if (key.length > MAX_KEY_LENGTH) throw new HttpError(400, 'invalid_key', `key is longer than ${MAX_KEY_LENGTH} characters`);
-    const fullKey = `${ns}/${key}`;
     switch (req.method) {
       case 'GET':
       case 'HEAD': {
@@ -438,7 +441,8 @@ export class Sidecar {
 }
 
 function sendEntry(req: http.IncomingMessage, res: http.ServerResponse, v: string, t: string, xcache: string): void {
-  res.writeHead(200, { 'content-type': t, 'content-length': v.length, 'x-cache': xcache });
+  // Flat header array: skips the per-request object walk of writeHead(status, {..}).
+  res.writeHead(200, ['content-type', t, 'content-length', String(v.length), 'x-cache', xcache]);
   if (req.method === 'HEAD') res.end();
   else res.end(v, 'latin1');
 }
