@@ -8,8 +8,8 @@
  * - Custom kinds: the openAPIV3Schema of the pinned upstream CRDs in `schemas/crds.json`, rewritten
  *   with structural-schema semantics (unknown fields are errors unless preserved, int-or-string, ...).
  */
-import * as fs from 'fs';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 
 /** One ajv-style error (both kubernetes-models and ajv report this shape). */
@@ -45,25 +45,15 @@ interface CoreData {
   definitions: Record<string, any>;
 }
 
-/** Finds generated data next to the compiled file (lib/testing/schemas) or in the source tree (testing/schemas). */
-function readData<T>(file: string): T {
-  const candidates = [
-    path.join(__dirname, 'schemas', file),
-    path.join(__dirname, '..', '..', 'testing', 'schemas', file),
-  ];
-  for (const c of candidates) {
-    if (fs.existsSync(c)) return JSON.parse(fs.readFileSync(c, 'utf8')) as T;
-  }
-  throw new Error(`cdk8s-agents/testing: schema data ${file} not found (looked in ${candidates.join(', ')}); run node scripts/extract-crd-schemas.js`);
-}
+// Imported (not read with fs) so that tsc copies the generated data next to the compiled files.
+import crdJson from './schemas/crds.json';
+import coreJson from './schemas/k8s.json';
 
-let crdData: CrdData | undefined;
-let coreData: CoreData | undefined;
 export function crdSchemas(): CrdData {
-  return (crdData ??= readData<CrdData>('crds.json'));
+  return crdJson as unknown as CrdData;
 }
 export function coreSchemas(): CoreData {
-  return (coreData ??= readData<CoreData>('k8s.json'));
+  return coreJson as unknown as CoreData;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,10 +164,20 @@ export async function loadKubernetesModels(): Promise<string | undefined> {
   const loaded = new Map<string, KmValidate>();
   const state: KmState = { loaded };
   const failures: string[] = [];
+  // Resolve from this package (not from the working directory, which a bare specifier in a
+  // Function-made import() would use), then import by file URL.
+  let dir: string;
+  try {
+    dir = path.dirname(require.resolve('kubernetes-models/package.json'));
+  } catch (e: any) {
+    state.failure = `kubernetes-models is not installed (${String(e?.message ?? e).split('\n')[0]}); core kinds are checked against the generated field tree only`;
+    kmState = state;
+    return state.failure;
+  }
   await Promise.all(
     Object.values(coreSchemas().kinds).map(async ({ apiVersion, kind }) => {
       try {
-        const mod = await importEsm(`kubernetes-models/_schemas/${kmSchemaName(apiVersion, kind)}`);
+        const mod = await importEsm(pathToFileURL(path.join(dir, '_schemas', `${kmSchemaName(apiVersion, kind)}.js`)).href);
         loaded.set(`${apiVersion}/${kind}`, mod.validate);
       } catch (e: any) {
         failures.push(`${apiVersion} ${kind}: ${String(e?.message ?? e).split('\n')[0]}`);
