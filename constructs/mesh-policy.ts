@@ -12,6 +12,7 @@ import {
   ingressPeerSchema,
   MESH_DEFAULTS,
   MeshOptions,
+  MeshOptionsInput,
   meshOptionsSchema,
   planAgents,
 } from './mesh/options';
@@ -557,3 +558,9 @@ function checkEgressHosts(o: MeshOptions): string[] {
 function lazy<T>(produce: () => T): T {
   return Lazy.any({ produce }) as unknown as T;
 }
+
+// Keep the documented interfaces and the zod schema in step at compile time.
+type Assert<T extends true> = T;
+type MeshOptionProps = Omit<MeshPolicyProps, 'services' | 'calls' | 'ingress'>;
+export type _MeshPropsMatchSchema = Assert<MeshOptionProps extends MeshOptionsInput ? true : false>;
+export type _MeshSchemaMatchesProps = Assert<Required<MeshOptionsInput> extends Required<{ [K in keyof MeshOptionProps]: unknown }> ? true : false>;
