@@ -252,13 +252,21 @@ export interface MeshEdge {
 export class MeshPolicy extends Construct {
   /** The agents' namespace; every object is created there. */
   public readonly namespace: string;
+  /** VirtualService `<agent>` by agent name. */
   public readonly virtualServices: Readonly<Record<string, VirtualService>> = {};
+  /** DestinationRule `<agent>` by agent name. */
   public readonly destinationRules: Readonly<Record<string, DestinationRule>> = {};
+  /** AuthorizationPolicy `<agent>-allow` by agent name (rules are produced at synthesis). */
   public readonly authorizationPolicies: Readonly<Record<string, AuthorizationPolicy>> = {};
+  /** NetworkPolicy `<agent>-allow` by agent name; empty with `networkPolicy: false`. */
   public readonly networkPolicies: Readonly<Record<string, kplus.k8s.KubeNetworkPolicy>> = {};
+  /** ServiceEntry by external host. */
   public readonly serviceEntries: Readonly<Record<string, ServiceEntry>> = {};
+  /** Namespace-wide PeerAuthentication `<namespace>-mtls`. */
   public readonly peerAuthentication: PeerAuthentication;
+  /** The allow-nothing AuthorizationPolicy `default-deny`. */
   public readonly defaultDeny: AuthorizationPolicy;
+  /** Telemetry `<namespace>-telemetry`, unless `telemetry: false`. */
   public readonly telemetry?: Telemetry;
   /** Warnings raised at construction (also printed to stderr): PERMISSIVE mTLS, plaintext scrape, per-try timeouts that cut calls short. */
   public readonly warnings: string[] = [];
@@ -301,7 +309,6 @@ export class MeshPolicy extends Construct {
     services.forEach((s, i) => this.members.set(s, plans[i]));
     this.namespace = namespaces[0];
     this.systemLabel = new Set(specs.map((s) => s.system)).size === 1 ? specs[0].system : undefined;
-    claimNamespace(this.node.root, this.namespace, this.node.path);
 
     (props.calls ?? []).forEach((edge, i) => {
       if (!Array.isArray(edge) || edge.length !== 2) throw new PropsValidationError(this.node.path, [`calls[${i}]: must be a pair [caller, callee]`]);
@@ -311,6 +318,7 @@ export class MeshPolicy extends Construct {
       const { to, ...peer } = rule;
       this.addIngress(to, peer, `ingress[${i}]`);
     });
+    claimNamespace(this.node.root, this.namespace, this.node.path);
 
     for (const w of warnings) this.warn(w);
     this.peerAuthentication = this.buildPeerAuthentication();
