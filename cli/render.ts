@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ApiObject, App, Chart, Yaml } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
 import type { IConstruct } from 'constructs';
 import { AgentSystem } from '../constructs/agent-system';
+import { emitDocuments } from './emit';
 import { SystemSpec, SystemSpecError } from '../constructs/system-spec';
 
 /** How the output folder is split into files. */
@@ -55,20 +56,30 @@ function collect(chart: Chart, system: AgentSystem): SynthObject[] {
     const a = c as ApiObject;
     paths.set(identity(a.apiVersion, a.kind, a.metadata.namespace, a.name), a.node.path);
   }
-  const agentByPath = [...system.agents.entries()].map(([name, svc]) => [`${svc.node.path}/`, name] as const);
+  const systemPrefix = `${system.node.path}/`;
+  // Construct id of each AgentService (its agent name) to the agent.
+  const agentById = new Map([...system.agents.entries()].map(([name, svc]) => [svc.node.id, name]));
   const agentNames = new Set(system.agents.keys());
   // chart.toJson() is what `cdk8s synth` writes: validated, dependency-ordered, keys sorted.
   return (chart.toJson() as SynthObject['json'][]).map((json) => {
     const constructPath = paths.get(identity(json.apiVersion, json.kind, json.metadata?.namespace, json.metadata?.name));
-    return { json, constructPath, agent: ownerOf(json, constructPath, agentByPath, agentNames) };
+    return { json, constructPath, agent: ownerOf(json, constructPath, systemPrefix, agentById, agentNames) };
   });
 }
 
 // An object belongs to an agent when an AgentService made it, or when it is labelled as that
 // agent's (the mesh's per-agent routing and policy objects); otherwise it is system-wide.
-function ownerOf(json: SynthObject['json'], constructPath: string | undefined, agentByPath: readonly (readonly [string, string])[], agentNames: ReadonlySet<string>): string | undefined {
-  if (constructPath) {
-    for (const [prefix, name] of agentByPath) if (constructPath.startsWith(prefix)) return name;
+function ownerOf(
+  json: SynthObject['json'],
+  constructPath: string | undefined,
+  systemPrefix: string,
+  agentById: ReadonlyMap<string, string>,
+  agentNames: ReadonlySet<string>,
+): string | undefined {
+  if (constructPath?.startsWith(systemPrefix)) {
+    const id = constructPath.slice(systemPrefix.length).split('/', 1)[0];
+    const agent = agentById.get(id);
+    if (agent !== undefined) return agent;
   }
   const labels = json.metadata?.labels ?? {};
   const instance = labels['app.kubernetes.io/instance'] ?? labels['app.kubernetes.io/name'];
@@ -108,8 +119,8 @@ export function layoutFiles(spec: SystemSpec, objects: readonly SynthObject[], l
   const files = new Map<string, string>();
   for (const [file, docs] of groups) {
     if (docs.length === 0) continue;
-    // cdk8s's own serializer, so the files are what `cdk8s synth` would write.
-    files.set(file, Yaml.stringify(...docs));
+    // Same layout as cdk8s's Yaml.stringify and the same data (tested), several times faster.
+    files.set(file, emitDocuments(docs));
   }
   if (files.has(KUSTOMIZATION_FILE)) {
     const clash = spec.agents.find((a) => `${a.name}.yaml` === KUSTOMIZATION_FILE);
