@@ -608,6 +608,11 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
     expect(errorOf(() => system(props))).toContain(message);
   });
 
+  test('a problem shared by routes that inherit the agent\'s retries is reported once', () => {
+    const message = errorOf(() => system({ agents: { planner: { timeout: '60s', retries: { perTryTimeout: '90s' }, routes: [{ uriPrefix: '/a' }, { uriPrefix: '/b' }] } } }));
+    expect(message).toBe('multi-agents/mesh: agents.planner.retries.perTryTimeout (90s) must not exceed timeout (60s)');
+  });
+
   test('every problem is reported at once', () => {
     const message = errorOf(() => system({ agents: { planner: { timeout: '-1s', loadBalancer: 'fastest' as never } }, mtlsMode: 'OFF' as never }));
     expect(message.split('\n')).toEqual([

@@ -296,7 +296,8 @@ export function planAgents(specs: readonly AgentSpec[], options: MeshOptions): {
     if (!byName.has(key)) problems.push(line(`agents.${key}`, `is not an agent of this mesh (agents: ${[...byName.keys()].sort().join(', ')})`));
   }
   const plans = specs.map((spec) => planAgent(spec, options.agents?.[spec.name] ?? {}, problems, warnings));
-  return { plans, problems, warnings };
+  // Routes that inherit the agent's retries would repeat the same line.
+  return { plans, problems: [...new Set(problems)], warnings: [...new Set(warnings)] };
 }
 
 function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warnings: string[]): AgentPlan {
