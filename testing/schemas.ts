@@ -101,6 +101,27 @@ function ajv(): Ajv {
   a.addFormat('date-time', /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/);
   a.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
   a.addFormat('duration', GO_DURATION);
+  // x-kubernetes-list-type: map -> items must be unique by their list-map-keys (the API server rejects duplicates).
+  a.addKeyword({
+    keyword: 'k8sListMapKeys',
+    type: 'array',
+    schemaType: 'array',
+    errors: true,
+    validate: function check(keys: string[], data: unknown[]): boolean {
+      const seen = new Map<string, number>();
+      const errors: any[] = [];
+      data.forEach((item, i) => {
+        if (!item || typeof item !== 'object') return;
+        const id = JSON.stringify(keys.map((k) => (item as any)[k]));
+        const first = seen.get(id);
+        if (first !== undefined) {
+          errors.push({ keyword: 'k8sListMapKeys', params: { keys, first, duplicate: i }, message: `duplicate entry: items ${first} and ${i} have the same ${keys.join(', ')}` });
+        } else seen.set(id, i);
+      });
+      (check as any).errors = errors;
+      return errors.length === 0;
+    },
+  });
   const core = coreSchemas();
   a.addSchema({ $id: 'k8s', definitions: core.definitions });
   return (ajvInstance = a);
@@ -218,6 +239,8 @@ export function structuralToAjv(node: any, root = true): any {
   if (node['x-kubernetes-embedded-resource']) {
     out.properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...(out.properties ?? {}) };
   }
+  if (node['x-kubernetes-list-type'] === 'map' && Array.isArray(node['x-kubernetes-list-map-keys'])) out.k8sListMapKeys = node['x-kubernetes-list-map-keys'];
+  if (node['x-kubernetes-list-type'] === 'set') out.uniqueItems = true;
   const preserve = node['x-kubernetes-preserve-unknown-fields'] === true;
   const isObject = out.type === 'object' || (out.type === undefined && out.properties);
   if (isObject && !preserve && out.additionalProperties === undefined) out.additionalProperties = false;

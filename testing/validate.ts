@@ -311,6 +311,16 @@ export function schemaProblems(obj: unknown, errors: readonly SchemaError[]): Ar
       case 'pattern':
         message = `must match ${params.pattern} (got ${show(value)})`;
         break;
+      case 'k8sListMapKeys':
+        rule = 'schema/duplicate-key';
+        path = [...segs, params.duplicate];
+        message = `duplicate entry: same ${(params.keys as string[]).map((k) => `"${k}"`).join(', ')} as item ${params.first} (the API server rejects it)`;
+        break;
+      case 'uniqueItems':
+        rule = 'schema/duplicate-key';
+        path = [...segs, params.i];
+        message = `duplicate entry: same value as item ${params.j} in a list of unique values`;
+        break;
       case 'oneOf':
       case 'anyOf': {
         const fields = branchFields(e.parentSchema?.[e.keyword] ?? []);
