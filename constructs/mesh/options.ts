@@ -376,7 +376,7 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warning
       uriPrefix: r.uriPrefix,
       destinations: r.subset ? [{ subset: r.subset, weight: 100 }] : split,
       timeout: routeTimeout,
-      retries: planRetries(r.retries ?? agentRetries, routeTimeout, r.retries !== undefined ? ['routes', i] : [], at, { problems, warnings }, r.timeout !== undefined),
+      retries: planRetries(r.retries ?? agentRetries, routeTimeout, r.retries !== undefined ? ['routes', i] : [], at, { problems, warnings }, r.timeout !== undefined || o.timeout !== undefined),
       fault: r.fault ?? o.fault,
     });
   });
