@@ -1,0 +1,432 @@
+/**
+ * Recording rules, alerts and SLO rules for agents, as pure functions of `AgentSpec[]` and
+ * options. Rules aggregate `by (namespace, system, agent)` and join `on (namespace, agent)`,
+ * so their number grows with overrides and SLOs, not with agents x alerts.
+ */
+import { DURATION_BUCKETS_SECONDS, LABELS, METRICS } from '../../sidecar/contract';
+import { AgentSpec } from '../spec';
+import { ALERT_DOCS, GO_VARS, RuleParams } from './catalog';
+import {
+  agentLabels,
+  compareThreshold,
+  containerSel,
+  escapeRegex,
+  infoLabels,
+  latencyBucket,
+  num,
+  rec,
+  sel,
+  SystemContext,
+  systemContext,
+  systemsOf,
+  thresholdMetric,
+  thresholdOf,
+  thresholdOverrides,
+  win,
+  winSeconds,
+} from './context';
+import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
+import { AlertingRule, RecordingRule, RuleGroup, SeverityLevel } from './types';
+
+/** An alert before severity mapping, runbook URL and stack-wide labels are applied. */
+export interface AlertDefinition {
+  /** Alert name (CamelCase). */
+  readonly alert: string;
+  /** PromQL; the alert fires for every series it returns. */
+  readonly expr: string;
+  /** How long the condition must hold. @default fires at once */
+  readonly for?: string;
+  /** Severity level, spelled in the `severity` label as the stack's `severities` map says. */
+  readonly severity: SeverityLevel;
+  /** Extra labels. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** `summary` annotation (Go template: `{{ $labels.agent }}`, `{{ $value }}`). */
+  readonly summary: string;
+  /** `description` annotation. */
+  readonly description: string;
+  /** `runbook_url` annotation. @default the stack's runbookUrl pattern */
+  readonly runbookUrl?: string;
+}
+
+/** Applies severity mapping, the runbook URL and the stack-wide alert labels. */
+export function renderAlert(def: AlertDefinition, opts: ResolvedMonitoringOptions): AlertingRule {
+  const labels: Record<string, string> = { severity: opts.severities[def.severity] };
+  if (def.severity === 'emergency') labels.page = 'true';
+  Object.assign(labels, def.labels ?? {}, opts.alertLabels);
+  return {
+    alert: def.alert,
+    expr: def.expr,
+    ...(def.for ? { for: def.for } : {}),
+    labels,
+    annotations: {
+      summary: def.summary,
+      description: def.description,
+      runbook_url: def.runbookUrl ?? runbookUrlFor(opts, def.alert),
+    },
+  };
+}
+
+/** The burn-rate windows of the multi-window, multi-burn-rate alerts (SRE workbook, sloth, pyrra). */
+export const BURN_RATE_WINDOWS = [
+  { burnRate: 14.4, long: '1h', short: '5m', for: '2m', page: true },
+  { burnRate: 6, long: '6h', short: '30m', for: '15m', page: true },
+  { burnRate: 3, long: '1d', short: '2h', for: '1h', page: false },
+  { burnRate: 1, long: '3d', short: '6h', for: '3h', page: false },
+] as const;
+
+/** The latency SLO is a p95 objective: at most 5% of invocations may be slower than it. */
+export const LATENCY_SLO_OBJECTIVE = 0.95;
+
+const DURATION = METRICS.operationDuration;
+
+// ---------------------------------------------------------------------------------------------
+// Recording rules
+// ---------------------------------------------------------------------------------------------
+
+function recordingGroup(ctx: SystemContext): RuleGroup {
+  const { by } = ctx;
+  const w5 = win(ctx, '5m');
+  const w15 = win(ctx, '15m');
+  const info = rec(ctx, 'agent:info');
+  const rules: RecordingRule[] = [];
+
+  // One constant series per agent: what the system should run, with the labels alerts route on.
+  for (const spec of ctx.specs) rules.push({ record: 'agent:info', expr: 'vector(1)', labels: infoLabels(ctx, spec) });
+
+  rules.push(
+    { record: 'agent:up:avg', expr: `avg by (${by}) (up${sel(ctx)})` },
+    { record: 'agent:invocations:rate5m', expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx)}[${w5}]))` },
+    { record: 'agent:errors:rate5m', expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, `${LABELS.outcome}="error"`)}[${w5}]))` },
+    {
+      // `or 0 * ...`: an agent that never failed has no error series; its ratio is 0, not absent.
+      record: 'agent:errors:ratio_rate5m',
+      expr: `(${rec(ctx, 'agent:errors:rate5m')} or 0 * ${rec(ctx, 'agent:invocations:rate5m')}) / ${rec(ctx, 'agent:invocations:rate5m')}`,
+    },
+    { record: 'agent:errors_by_type:rate5m', expr: `sum by (${by}, ${LABELS.errorType}) (rate(${METRICS.errors}${sel(ctx)}[${w5}]))` },
+  );
+  for (const [q, name] of [[0.5, 'p50'], [0.95, 'p95'], [0.99, 'p99']] as const) {
+    rules.push({
+      record: `agent:${DURATION}:${name}_5m`,
+      expr: `histogram_quantile(${q}, sum by (${by}, le) (rate(${DURATION}_bucket${sel(ctx)}[${w5}])))`,
+    });
+  }
+  rules.push(
+    {
+      record: `agent:${METRICS.tokenUsage}:rate5m`,
+      expr: `sum by (${by}, ${LABELS.tokenType}) (rate(${METRICS.tokenUsage}_sum${sel(ctx)}[${w5}]))`,
+    },
+    { record: 'agent:inflight_invocations:sum', expr: `sum by (${by}) (${METRICS.inflight}${sel(ctx)})` },
+    { record: 'agent:cache_requests:rate15m', expr: `sum by (${by}) (rate(${METRICS.cacheRequests}${sel(ctx)}[${w15}]))` },
+    {
+      record: 'agent:cache_hits:ratio_rate15m',
+      expr: `(sum by (${by}) (rate(${METRICS.cacheRequests}${sel(ctx, `${LABELS.cacheResult}="hit"`)}[${w15}])) or 0 * ${rec(ctx, 'agent:cache_requests:rate15m')}) / ${rec(ctx, 'agent:cache_requests:rate15m')}`,
+    },
+  );
+
+  // Container metrics (cAdvisor, kube-state-metrics) carry namespace/pod/container only: the
+  // agent's own `up` series maps each pod to its agent, so no pod-name regex is needed.
+  const cluster = ctx.opts.cluster ? 'cluster, ' : '';
+  const podToAgent = `on (namespace, pod) group_left(${cluster}system, agent) group by (${cluster}namespace, pod, system, agent) (up${sel(ctx)})`;
+  rules.push(
+    {
+      record: 'agent_pod_container:cpu_usage:ratio_limit',
+      expr:
+        `(sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total${containerSel(ctx)}[${w5}]))` +
+        ` / sum by (namespace, pod, container) (kube_pod_container_resource_limits${containerSel(ctx, 'resource="cpu"')}))` +
+        ` * ${podToAgent}`,
+    },
+    {
+      record: 'agent_pod_container:memory_working_set:ratio_limit',
+      expr:
+        `(sum by (namespace, pod, container) (container_memory_working_set_bytes${containerSel(ctx)})` +
+        ` / sum by (namespace, pod, container) (kube_pod_container_resource_limits${containerSel(ctx, 'resource="memory"')}))` +
+        ` * ${podToAgent}`,
+    },
+    {
+      record: 'agent_pod_container:restarts:increase15m',
+      expr: `sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total${containerSel(ctx)}[${w15}])) * ${podToAgent}`,
+    },
+  );
+  // HorizontalPodAutoscalers are named `<agent>-hpa` by AgentService.
+  for (const [record, metric] of [
+    ['agent:hpa_current_replicas:sum', 'kube_horizontalpodautoscaler_status_current_replicas'],
+    ['agent:hpa_max_replicas:sum', 'kube_horizontalpodautoscaler_spec_max_replicas'],
+    ['agent:hpa_min_replicas:sum', 'kube_horizontalpodautoscaler_spec_min_replicas'],
+  ] as const) {
+    rules.push({
+      record,
+      expr:
+        `sum by (namespace, agent) (label_replace(${metric}{namespace=~"${ctx.namespaces}"}, "agent", "$1", "horizontalpodautoscaler", "(.+)-hpa"))` +
+        ` * on (namespace, agent) group_left(${cluster}system) ${info}`,
+    });
+  }
+
+  // Threshold-as-series: one constant per agent that overrides a stack-wide threshold.
+  for (const key of THRESHOLD_KEYS) {
+    for (const spec of thresholdOverrides(ctx, key)) {
+      rules.push({ record: thresholdMetric(key), expr: `vector(${num(thresholdOf(ctx, spec, key))})`, labels: agentLabels(ctx, spec) });
+    }
+  }
+
+  rules.push({ record: 'agent:health:score', expr: healthScore(ctx) });
+  return group(ctx, `${ctx.system}-agents.recording`, rules);
+}
+
+const THRESHOLD_KEYS: readonly ThresholdName[] = ['errorRatio', 'latencyP95Seconds', 'latencyP99Seconds', 'cpuRatio', 'memoryRatio', 'restarts', 'cacheHitRatio'];
+
+/**
+ * Health score 0-100, the reference design's weights: -50 when no target is up (scaled by the
+ * share of pods down), up to -25 for errors (linear up to the error threshold), -15 when p95 is
+ * over its threshold, -15/-30 for CPU above 60%/80% of the limit, -10/-25 for memory above 70%/85%.
+ */
+function healthScore(ctx: SystemContext): string {
+  const { on } = ctx;
+  const info = rec(ctx, 'agent:info');
+  const zero = `0 * ${info}`;
+  const term = (expr: string) => ` - on(${on}) group_left() (${expr} or on(${on}) ${zero})`;
+  const cpu = `max by (${ctx.by}) (${rec(ctx, 'agent_pod_container:cpu_usage:ratio_limit')})`;
+  const mem = `max by (${ctx.by}) (${rec(ctx, 'agent_pod_container:memory_working_set:ratio_limit')})`;
+  return (
+    `clamp(100 * ${info}` +
+    ` - on(${on}) group_left() (50 * (1 - (${rec(ctx, 'agent:up:avg')} or on(${on}) ${zero})))` +
+    term(`25 * clamp_max((${rec(ctx, 'agent:errors:ratio_rate5m')} >= 0) / ${num(ctx.opts.thresholds.errorRatio)}, 1)`) +
+    term(`15 * (${compareThreshold(ctx, rec(ctx, `agent:${DURATION}:p95_5m`), '> bool', 'latencyP95Seconds')})`) +
+    term(`15 * (${cpu} > bool 0.6) + 15 * (${cpu} > bool 0.8)`) +
+    term(`10 * (${mem} > bool 0.7) + 15 * (${mem} > bool 0.85)`) +
+    `, 0, 100)`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLO rules
+// ---------------------------------------------------------------------------------------------
+
+/** Windows the SLO rules record ratios over: every burn-rate window plus each SLO window. */
+function sloWindows(specs: readonly AgentSpec[]): string[] {
+  const base = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'];
+  const extra = specs.map((s) => s.slo?.window).filter((w): w is string => !!w && !base.includes(w));
+  return [...base, ...[...new Set(extra)].sort()];
+}
+
+function agentFilter(ctx: SystemContext, agents: readonly AgentSpec[]): string[] {
+  if (agents.length === ctx.specs.length) return [];
+  return [`agent=~"${[...new Set(agents.map((s) => s.name))].sort().map(escapeRegex).join('|')}"`];
+}
+
+function sloGroup(ctx: SystemContext): RuleGroup | undefined {
+  const slo = ctx.specs.filter((s) => s.slo);
+  if (slo.length === 0) return undefined;
+  const latency = slo.filter((s) => s.slo?.latencyP95Seconds !== undefined);
+  const rules: RecordingRule[] = [];
+  const { by, on } = ctx;
+
+  for (const spec of slo) {
+    rules.push({
+      record: 'agent:slo_objective:ratio',
+      expr: `vector(${num(spec.slo!.availability / 100)})`,
+      labels: { ...agentLabels(ctx, spec), slo: 'availability', slo_window: spec.slo!.window },
+    });
+  }
+  for (const spec of latency) {
+    rules.push({
+      record: 'agent:slo_objective:ratio',
+      expr: `vector(${num(LATENCY_SLO_OBJECTIVE)})`,
+      labels: { ...agentLabels(ctx, spec), slo: 'latency', slo_window: spec.slo!.window, le: num(latencyBucketOf(spec)) },
+    });
+  }
+
+  const filter = agentFilter(ctx, slo);
+  for (const w of sloWindows(slo)) {
+    if (w === '5m') continue; // recorded for every agent in the recording group
+    const range = win(ctx, w);
+    rules.push(
+      { record: `agent:invocations:rate${w}`, expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, ...filter)}[${range}]))` },
+      {
+        record: `agent:errors:ratio_rate${w}`,
+        expr: `(sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, ...filter, `${LABELS.outcome}="error"`)}[${range}])) or 0 * ${rec(ctx, `agent:invocations:rate${w}`)}) / ${rec(ctx, `agent:invocations:rate${w}`)}`,
+      },
+    );
+  }
+  // Slow-call ratios, one rule per window and bucket boundary (at most 16 boundaries, not one per agent).
+  const byBucket = new Map<number, AgentSpec[]>();
+  for (const s of latency) byBucket.set(latencyBucketOf(s), [...(byBucket.get(latencyBucketOf(s)) ?? []), s]);
+  for (const w of sloWindows(latency.length ? latency : [])) {
+    if (latency.length === 0) break;
+    for (const [le, agents] of [...byBucket.entries()].sort((a, b) => a[0] - b[0])) {
+      const f = agentFilter(ctx, agents);
+      rules.push({
+        record: `agent:slow_invocations:ratio_rate${w}`,
+        expr: `1 - (sum by (${by}) (rate(${DURATION}_bucket${sel(ctx, ...f, `le="${num(le)}"`)}[${win(ctx, w)}])) / sum by (${by}) (rate(${DURATION}_count${sel(ctx, ...f)}[${win(ctx, w)}])))`,
+        // The boundary the ratio is measured at; also keeps rules of different boundaries distinct.
+        labels: { le: num(le) },
+      });
+    }
+  }
+  for (const w of [...new Set(slo.map((s) => s.slo!.window))].sort()) {
+    rules.push({
+      record: 'agent:error_budget:remaining_ratio',
+      expr: `1 - ${rec(ctx, `agent:errors:ratio_rate${w}`)} / on(${on}) group_left() (1 - ${rec(ctx, 'agent:slo_objective:ratio', 'slo="availability"', `slo_window="${w}"`)})`,
+    });
+  }
+  for (const w of [...new Set(latency.map((s) => s.slo!.window))].sort()) {
+    rules.push({
+      record: 'agent:latency_budget:remaining_ratio',
+      expr: `1 - ${rec(ctx, `agent:slow_invocations:ratio_rate${w}`)} / on(${on}) group_left() (1 - ${rec(ctx, 'agent:slo_objective:ratio', 'slo="latency"', `slo_window="${w}"`)})`,
+    });
+  }
+  return group(ctx, `${ctx.system}-agents.slo`, rules);
+}
+
+/** Histogram boundary the agent's latency objective is measured at (rounded up to the next bucket). */
+export function latencyBucketOf(spec: AgentSpec): number {
+  return latencyBucket(spec.slo?.latencyP95Seconds ?? Infinity, DURATION_BUCKETS_SECONDS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+// ---------------------------------------------------------------------------------------------
+
+/** One built-in alert rule with the parameters its text and its unit tests need. */
+export interface BuiltInAlert {
+  readonly name: AlertName;
+  readonly params: RuleParams;
+  readonly rule: AlertingRule;
+}
+
+function builtInAlerts(ctx: SystemContext): BuiltInAlert[] {
+  const { on } = ctx;
+  const o = ctx.opts;
+  const out: BuiltInAlert[] = [];
+  const info = rec(ctx, 'agent:info');
+  const withInfo = (expr: string) => `(${expr}) * on(${on}) group_left(component, team) ${info}`;
+  const guard = (rate: string, window: string) => `(${rec(ctx, rate)} * ${num(winSeconds(ctx, window))} >= ${num(o.minInvocations)})`;
+  const add = (name: AlertName, expr: string, extra: { labels?: Record<string, string>; params?: Partial<RuleParams>; for?: string } = {}) => {
+    if (o.disabledAlerts.includes(name)) return;
+    const doc = ALERT_DOCS[name];
+    const nominalFor = o.alertFor[name] ?? extra.for ?? doc.for;
+    const params: RuleParams = { ...extra.params, for: nominalFor };
+    const vars = GO_VARS(doc.valueFormat);
+    const def: AlertDefinition = {
+      alert: name,
+      expr,
+      for: win(ctx, nominalFor),
+      severity: o.alertSeverities[name] ?? doc.level,
+      labels: extra.labels,
+      summary: doc.summary(vars, params),
+      description: doc.description(vars, params),
+    };
+    out.push({ name, params, rule: renderAlert(def, o) });
+  };
+
+  add('AgentDown', `${info} unless on(${on}) (up${sel(ctx)} == 1)`);
+  add(
+    'AgentHighErrorRate',
+    withInfo(`(${compareThreshold(ctx, rec(ctx, 'agent:errors:ratio_rate5m'), '>', 'errorRatio')}) and on(${on}) ${guard('agent:invocations:rate5m', '5m')}`),
+  );
+  for (const [quantile, key, name] of [['0.95', 'latencyP95Seconds', 'p95'], ['0.99', 'latencyP99Seconds', 'p99']] as const) {
+    add(
+      'AgentHighLatency',
+      withInfo(`(${compareThreshold(ctx, rec(ctx, `agent:${DURATION}:${name}_5m`), '>', key)}) and on(${on}) ${guard('agent:invocations:rate5m', '5m')}`),
+      { labels: { quantile }, params: { quantile } },
+    );
+  }
+  add('AgentHighCpu', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:cpu_usage:ratio_limit'), '>', 'cpuRatio')));
+  add('AgentHighMemory', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:memory_working_set:ratio_limit'), '>', 'memoryRatio')));
+  add('AgentRestarting', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:restarts:increase15m'), '>=', 'restarts')));
+  if (ctx.specs.some((s) => s.scaling.kind === 'hpa')) {
+    add(
+      'AgentNotScaling',
+      withInfo(
+        `${rec(ctx, 'agent:hpa_current_replicas:sum')} >= on(${on}) group_left() ${rec(ctx, 'agent:hpa_max_replicas:sum')}` +
+          ` and on(${on}) (${rec(ctx, 'agent:hpa_max_replicas:sum')} > on(${on}) group_left() ${rec(ctx, 'agent:hpa_min_replicas:sum')})`,
+      ),
+    );
+  }
+  add(
+    'SidecarCacheHitRateLow',
+    withInfo(`(${compareThreshold(ctx, rec(ctx, 'agent:cache_hits:ratio_rate15m'), '<', 'cacheHitRatio')}) and on(${on}) ${guard('agent:cache_requests:rate15m', '15m')}`),
+  );
+
+  const slo = ctx.specs.filter((s) => s.slo);
+  const latency = slo.filter((s) => s.slo?.latencyP95Seconds !== undefined);
+  for (const kind of ['availability', 'latency'] as const) {
+    if ((kind === 'availability' ? slo : latency).length === 0) continue;
+    const ratio = kind === 'availability' ? 'agent:errors:ratio_rate' : 'agent:slow_invocations:ratio_rate';
+    const objective = rec(ctx, 'agent:slo_objective:ratio', `slo="${kind}"`);
+    for (const w of BURN_RATE_WINDOWS) {
+      const name: AlertName =
+        kind === 'availability'
+          ? (w.page ? 'AgentErrorBudgetBurn' : 'AgentErrorBudgetBurnSlow')
+          : (w.page ? 'AgentLatencyBudgetBurn' : 'AgentLatencyBudgetBurnSlow');
+      const over = (window: string) => `(${rec(ctx, `${ratio}${window}`)} > on(${on}) group_left() (${num(w.burnRate)} * (1 - ${objective})))`;
+      add(
+        name,
+        withInfo(`${over(w.long)} and on(${on}) ${over(w.short)} and on(${on}) ${guard(`agent:invocations:rate${w.long}`, w.long)}`),
+        {
+          for: w.for,
+          labels: { slo: kind, burn_rate: num(w.burnRate), long_window: w.long, short_window: w.short },
+          params: { burnRate: num(w.burnRate), longWindow: w.long, shortWindow: w.short },
+        },
+      );
+    }
+  }
+  return out;
+}
+
+function alertGroup(ctx: SystemContext): { group: RuleGroup; alerts: BuiltInAlert[] } {
+  const alerts = builtInAlerts(ctx);
+  return { group: group(ctx, `${ctx.system}-agents.alerts`, alerts.map((a) => a.rule)), alerts };
+}
+
+function group(ctx: SystemContext, name: string, rules: RuleGroup['rules']): RuleGroup {
+  return { name, ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}), rules };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public functions
+// ---------------------------------------------------------------------------------------------
+
+function contexts(specs: readonly AgentSpec[], options: MonitoringOptions): SystemContext[] {
+  const opts = resolveOptions(options);
+  return [...systemsOf(specs).entries()].map(([system, list]) => systemContext(system, list, opts));
+}
+
+/** Recording rules (`<system>-agents.recording`), one group per system. */
+export function recordingRules(specs: readonly AgentSpec[], options: MonitoringOptions = {}): RuleGroup[] {
+  return contexts(specs, options).map(recordingGroup);
+}
+
+/** SLO objectives, error-ratio windows and error-budget rules (`<system>-agents.slo`) for agents with an `slo`. */
+export function sloRules(specs: readonly AgentSpec[], options: MonitoringOptions = {}): RuleGroup[] {
+  return contexts(specs, options).map(sloGroup).filter((g): g is RuleGroup => !!g);
+}
+
+/** Alerting rules (`<system>-agents.alerts`), including the SLO burn-rate alerts. */
+export function alertRules(specs: readonly AgentSpec[], options: MonitoringOptions = {}): RuleGroup[] {
+  return contexts(specs, options).map((c) => alertGroup(c).group);
+}
+
+/** Every built-in alert rule with its parameters, per system (for unit-test generation and docs). */
+export function builtInAlertRules(specs: readonly AgentSpec[], options: MonitoringOptions = {}): Map<string, BuiltInAlert[]> {
+  return new Map(contexts(specs, options).map((c) => [c.system, alertGroup(c).alerts]));
+}
+
+/**
+ * All rule groups, per system in evaluation order: recording, SLO, alerts; then one
+ * `custom-alerts` group with `customAlerts` when given.
+ */
+export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptions = {}, customAlerts: readonly AlertDefinition[] = []): RuleGroup[] {
+  const opts = resolveOptions(options);
+  const out: RuleGroup[] = [];
+  for (const ctx of contexts(specs, opts)) {
+    out.push(recordingGroup(ctx));
+    const s = sloGroup(ctx);
+    if (s) out.push(s);
+    out.push(alertGroup(ctx).group);
+  }
+  if (customAlerts.length > 0) {
+    out.push({ name: 'custom-alerts', ...(opts.evaluationInterval ? { interval: opts.evaluationInterval } : {}), rules: customAlerts.map((d) => renderAlert(d, opts)) });
+  }
+  return out;
+}
+

@@ -1,0 +1,18 @@
+export * from './types';
+export * from './options';
+export * from './catalog';
+export {
+  AlertDefinition,
+  BuiltInAlert,
+  BURN_RATE_WINDOWS,
+  LATENCY_SLO_OBJECTIVE,
+  alertRules,
+  builtInAlertRules,
+  latencyBucketOf,
+  recordingRules,
+  renderAlert,
+  ruleGroups,
+  sloRules,
+} from './agent-rules';
+export * from './helpers';
+export * from './promtool';
