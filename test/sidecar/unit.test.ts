@@ -121,3 +121,21 @@ describe('quantile sketch accuracy', () => {
     }
   });
 });
+
+describe('docs/sidecar.md', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const text: string = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'docs', 'sidecar.md'), 'utf8');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { METRICS } = require('../../sidecar/contract');
+
+  test('documents every flag with its env var and default', () => {
+    for (const o of OPTIONS) {
+      const def = o.default === undefined ? 'unset' : `\`${o.default}\``;
+      expect(text).toContain(`| \`${o.flag}\` | \`${o.env}\` | ${def} |`);
+    }
+  });
+
+  test('documents every metric', () => {
+    for (const name of Object.values(METRICS) as string[]) expect(text).toContain(`\`${name}\``);
+  });
+});
