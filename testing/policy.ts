@@ -232,3 +232,47 @@ function namingRules(obj: K8sObject, c: Collector): void {
   }
   if (obj.kind === 'Service') labelMap(obj, ['spec', 'selector'], c, 'selector');
 }
+
+/**
+ * List-map keys of core kinds that kubernetes-models does not encode: the API server rejects
+ * duplicate container names, volume names and Service ports.
+ */
+export function uniqueKeyRules(obj: K8sObject, c: Collector): void {
+  const dup = (list: unknown, at: Segment[], key: (x: any) => string | undefined, what: string) => {
+    if (!Array.isArray(list)) return;
+    const seen = new Map<string, number>();
+    list.forEach((item, i) => {
+      const k = isObj(item) ? key(item) : undefined;
+      if (k === undefined) return;
+      if (seen.has(k)) c.add(obj, 'schema/duplicate-key', [...at, i], `duplicate ${what} ${k} (same as item ${seen.get(k)}); the API server rejects it`);
+      else seen.set(k, i);
+    });
+  };
+  const specPath = podSpecPath(obj);
+  const spec = specPath ? get(obj, specPath) : undefined;
+  if (specPath && isObj(spec)) {
+    const names = [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), ...(Array.isArray(spec.containers) ? spec.containers : [])];
+    const offset = Array.isArray(spec.initContainers) ? spec.initContainers.length : 0;
+    const seen = new Map<string, string>();
+    names.forEach((ct: any, i: number) => {
+      if (!isObj(ct) || typeof ct.name !== 'string') return;
+      const here = i < offset ? `initContainers[${i}]` : `containers[${i - offset}]`;
+      const at: Segment[] = i < offset ? [...specPath, 'initContainers', i, 'name'] : [...specPath, 'containers', i - offset, 'name'];
+      if (seen.has(ct.name)) c.add(obj, 'schema/duplicate-key', at, `duplicate container name "${ct.name}" (also ${seen.get(ct.name)}); names must be unique across containers and init containers`);
+      else seen.set(ct.name, here);
+    });
+    dup(spec.volumes, [...specPath, 'volumes'], (v) => v.name, 'volume name');
+    for (const list of ['initContainers', 'containers'] as const) {
+      (Array.isArray(spec[list]) ? spec[list] : []).forEach((ct: any, i: number) => {
+        if (!isObj(ct)) return;
+        dup(ct.ports, [...specPath, list, i, 'ports'], (p) => (p.containerPort === undefined ? undefined : `${p.containerPort}/${p.protocol ?? 'TCP'}`), 'containerPort');
+        dup(ct.volumeMounts, [...specPath, list, i, 'volumeMounts'], (m) => m.mountPath, 'mountPath');
+      });
+    }
+  }
+  if (obj.kind === 'Service' && obj.apiVersion === 'v1') {
+    const ports = get(obj, ['spec', 'ports']);
+    dup(ports, ['spec', 'ports'], (p) => (p.port === undefined ? undefined : `${p.port}/${p.protocol ?? 'TCP'}`), 'port');
+    dup(ports, ['spec', 'ports'], (p) => (typeof p.name === 'string' ? `"${p.name}"` : undefined), 'port name');
+  }
+}

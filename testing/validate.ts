@@ -5,7 +5,7 @@
 import { Collector, RawProblem } from './collector';
 import { crossObjectRules } from './cross';
 import { closest, formatPath, globMatch, objectId, pointerToSegments, Segment } from './paths';
-import { policyRules } from './policy';
+import { policyRules, uniqueKeyRules } from './policy';
 import { prometheusRules } from './prometheus';
 import { loadKubernetesModels, SchemaError, validatorFor } from './schemas';
 import { constructPathOf, ManifestInput, toObjects } from './synth';
@@ -222,6 +222,7 @@ function schemaRules(objects: readonly K8sObject[], c: Collector, options: Valid
       }
       identities.set(identity, obj);
     }
+    uniqueKeyRules(obj, c);
     const v = validatorFor(obj.apiVersion, obj.kind);
     if (!v) {
       const sev = options.unknownKinds ?? 'warning';
