@@ -417,7 +417,8 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
       best = c;
     }
   }
-  const limit = Math.max(2, Math.floor(word.length / 3));
+  // Very short words are within two edits of anything: suggest only exact case/style matches.
+  const limit = word.length <= 2 ? 0 : Math.max(2, Math.floor(word.length / 3));
   return best !== undefined && bestScore <= limit ? `; did you mean "${best}"?` : '';
 }
 
