@@ -6,7 +6,7 @@ export { validateManifests, ValidationResult, formatReport, severityFor } from '
 export { synthObjects, Manifests, constructPathOf, synthApp, writeConstructPaths, CONSTRUCT_PATHS_FILE } from './synth';
 export type { ObjectQuery, ManifestInput } from './synth';
 export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } from './prometheus';
-export type { RuleGroup, PromtoolTestFile, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
+export type { RuleGroup, PromtoolTestFile, PromtoolTestCase, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
 export { selectorMatches } from './cross';
 export { knownKinds } from './schemas';
 export type {

@@ -202,12 +202,26 @@ export interface PromtoolTestFile {
   readonly [key: string]: unknown;
 }
 
+/** One promtool test case (an entry of a test file's `tests:`). */
+export interface PromtoolTestCase {
+  readonly interval?: string;
+  readonly input_series?: ReadonlyArray<{ readonly series: string; readonly values: string }>;
+  readonly alert_rule_test?: ReadonlyArray<Record<string, unknown>>;
+  readonly promql_expr_test?: ReadonlyArray<Record<string, unknown>>;
+  readonly [key: string]: unknown;
+}
+
 /** Input of `promtoolTest`. */
 export interface PromtoolTestInput {
   /** The rule groups under test (e.g. the MonitoringStack's groups, plus your own). */
   readonly ruleGroups: readonly RuleGroup[];
-  /** Test files: objects (written as YAML) or YAML text. */
-  readonly tests: ReadonlyArray<PromtoolTestFile | string>;
+  /**
+   * Test files (objects written as YAML, or YAML text), or bare test cases: those are put in one
+   * file with `evaluation_interval` and a `group_eval_order` that runs recording-only groups first.
+   */
+  readonly tests: ReadonlyArray<PromtoolTestFile | PromtoolTestCase | string>;
+  /** evaluation_interval of the file made from bare test cases. @default '1m' */
+  readonly evaluationInterval?: string;
   /** promtool binary. @default env CDK8S_AGENTS_PROMTOOL or `promtool` on the PATH */
   readonly promtool?: string;
   /** Keep the temp folder (its path is in the result) for debugging. @default false */
@@ -217,7 +231,23 @@ export interface PromtoolTestInput {
 /** Anything that can hand out rule groups and promtool tests (e.g. a MonitoringStack). */
 export interface PromtoolTestSource {
   readonly ruleGroups: readonly RuleGroup[] | (() => readonly RuleGroup[]);
-  readonly promtoolTests?: ReadonlyArray<PromtoolTestFile | string> | (() => ReadonlyArray<PromtoolTestFile | string>);
+  readonly promtoolTests?: ReadonlyArray<PromtoolTestFile | PromtoolTestCase | string> | (() => ReadonlyArray<PromtoolTestFile | PromtoolTestCase | string>);
+}
+
+function isTestCase(t: unknown): t is PromtoolTestCase {
+  return isObj(t) && !Array.isArray((t as any).tests) && ('input_series' in t || 'alert_rule_test' in t || 'promql_expr_test' in t);
+}
+
+/** Bare test cases -> one test file; recording-only groups evaluate first so alerts see fresh records. */
+function testFiles(groups: readonly RuleGroup[], tests: ReadonlyArray<PromtoolTestFile | PromtoolTestCase | string>, interval: string): Array<PromtoolTestFile | string> {
+  const cases = tests.filter(isTestCase);
+  const files = tests.filter((t) => !isTestCase(t)) as Array<PromtoolTestFile | string>;
+  if (cases.length) {
+    const recordingOnly = (g: RuleGroup) => g.rules.length > 0 && g.rules.every((r) => r.record !== undefined);
+    const order = [...groups.filter(recordingOnly), ...groups.filter((g) => !recordingOnly(g))].map((g) => g.name);
+    files.unshift({ evaluation_interval: interval, group_eval_order: [...new Set(order)], tests: cases });
+  }
+  return files;
 }
 
 /** Result of `promtoolTest`. */
@@ -250,7 +280,7 @@ export class PromtoolNotFoundError extends Error {
 export async function promtoolTest(input: PromtoolTestInput | PromtoolTestSource): Promise<PromtoolTestResult> {
   const groups = typeof input.ruleGroups === 'function' ? input.ruleGroups() : input.ruleGroups;
   const testsRaw = 'tests' in input ? input.tests : typeof input.promtoolTests === 'function' ? input.promtoolTests() : input.promtoolTests;
-  const tests = testsRaw ?? [];
+  const tests = testFiles(groups, testsRaw ?? [], ('evaluationInterval' in input && input.evaluationInterval) || '1m');
   if (tests.length === 0) throw new Error('promtoolTest: no tests given (a test file needs at least one test case)');
   const bin = findPromtool('promtool' in input ? input.promtool : undefined);
   if (!bin) throw new PromtoolNotFoundError();

@@ -67,6 +67,28 @@ itp('fails on an invalid rule file before running the tests; accepts YAML text a
   expect((await promtoolTest(stackLike)).ok).toBe(true);
 });
 
+itp('takes bare test cases (as a MonitoringStack suite has them) and orders recording groups first', async () => {
+  const recording: RuleGroup = { name: 'rec', rules: [{ record: 'job:up:min', expr: 'min by (job) (up)' }] };
+  const alerting: RuleGroup = { name: 'alerts', rules: [{ alert: 'JobDown', expr: 'job:up:min == 0', labels: { severity: 'critical' } }] };
+  const suite = {
+    ruleGroups: [alerting, recording],
+    tests: [
+      {
+        interval: '1m',
+        input_series: [{ series: 'up{job="planner", instance="a"}', values: '1 0' }],
+        alert_rule_test: [
+          { eval_time: '0m', alertname: 'JobDown', exp_alerts: [] },
+          // Fires at the minute the record turns 0 only because "rec" is evaluated before "alerts".
+          { eval_time: '1m', alertname: 'JobDown', exp_alerts: [{ exp_labels: { severity: 'critical', job: 'planner' } }] },
+        ],
+      },
+    ],
+  };
+  const r = await promtoolTest(suite);
+  expect(r.output).toContain('SUCCESS');
+  expect(r.ok).toBe(true);
+});
+
 test('a missing promtool is an explicit error, never a silent pass', async () => {
   await expect(promtoolTest({ ruleGroups: [group], tests: [firesAfterFiveMinutes], promtool: '/nonexistent/promtool' })).rejects.toBeInstanceOf(PromtoolNotFoundError);
   const rule = { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'r', namespace: 'agents' }, spec: { groups: [group] } };
