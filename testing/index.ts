@@ -3,6 +3,7 @@
  * policies, from jest (or any runner), from the cdk8s validation plugin and from CI.
  */
 export { validateManifests, ValidationResult, formatReport, severityFor } from './validate';
+export { loadManifests, validateFiles } from './files';
 export { synthObjects, Manifests, constructPathOf, synthApp, writeConstructPaths, CONSTRUCT_PATHS_FILE } from './synth';
 export type { ObjectQuery, ManifestInput } from './synth';
 export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } from './prometheus';

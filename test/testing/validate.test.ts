@@ -153,3 +153,14 @@ describe('speed', () => {
     expect(ms).toBeLessThan(2000);
   });
 });
+
+describe('files', () => {
+  test('validateFiles reads a folder of YAML (like the committed dist/)', async () => {
+    const { validateFiles, loadManifests } = await import('../../testing');
+    const dir = require('path').join(__dirname, 'fixtures', 'valid');
+    expect(loadManifests([dir]).length).toBe(validFixtures().length);
+    expect((await validateFiles([dir])).problems).toEqual([]);
+    const broken = require('path').join(__dirname, 'fixtures', 'broken', '01-virtualservice-pruned-field.yaml');
+    expect((await validateFiles([broken])).errors.map((e) => e.path)).toEqual(['spec.http[0].retries.perTryTimout']);
+  });
+});
