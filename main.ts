@@ -1,6 +1,6 @@
 import { App, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AgentService } from './constructs';
+import { AgentService, MeshPolicy } from './constructs';
 
 /**
  * Example: a planner that delegates to a researcher and a coder, in namespace multi-agents.
@@ -10,6 +10,7 @@ export class MultiAgentChart extends Chart {
   public readonly planner: AgentService;
   public readonly researcher: AgentService;
   public readonly coder: AgentService;
+  public readonly mesh: MeshPolicy;
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, { namespace: 'multi-agents', disableResourceNameHashes: true, ...props });
@@ -45,6 +46,23 @@ export class MultiAgentChart extends Chart {
       terminationGracePeriodSeconds: 300,
       canary: { image: 'ghcr.io/example/coder-agent:1.0.0-rc.1' },
     });
+
+    // Zero trust: the planner may call the researcher and the coder; nothing else talks to anything.
+    this.mesh = new MeshPolicy(this, 'mesh', {
+      services: [this.planner, this.researcher, this.coder],
+      agents: {
+        // The planner keeps conversation state per replica: pin a conversation to one replica.
+        planner: { sessionAffinityHeader: 'x-conversation-id' },
+        // 10% of the coder's traffic goes to the 1.0.0-rc.1 canary; `x-agent-track: canary` pins a request to it.
+        coder: {
+          canary: { weight: 10 },
+          routes: [{ name: 'coder-canary-pin', headers: { 'x-agent-track': 'canary' }, subset: 'canary' }],
+        },
+      },
+      egress: { hosts: ['api.openai.com'] },
+    });
+    this.mesh.allow(this.planner, [this.researcher, this.coder]);
+    this.mesh.allowIngress(this.planner, { namespaces: ['istio-ingress'] });
   }
 }
 

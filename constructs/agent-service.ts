@@ -155,7 +155,7 @@ export interface AgentServiceProps {
   readonly labels?: Record<string, string>;
   /** Extra pod annotations. @default {} */
   readonly annotations?: Record<string, string>;
-  /** Seconds a terminating pod gets to finish in-flight agent calls. @default 180 */
+  /** Seconds a terminating pod gets to finish in-flight agent calls (above the mesh's 300 s default timeout plus the drain). @default 330 */
   readonly terminationGracePeriodSeconds?: number;
   /** Seconds the preStop hook sleeps so traffic stops before SIGTERM (0 disables the hook; needs `sleep` in the image). @default 15 */
   readonly drainSeconds?: number;

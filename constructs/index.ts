@@ -1,4 +1,5 @@
 export * from './agent-service';
+export * from './mesh-policy';
 export * from './spec';
 export * from './validation';
 export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';

@@ -40,7 +40,8 @@ export const DEFAULTS = {
   },
   resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '1Gi' } },
   healthCheck: { livenessPath: '/health', readinessPath: '/ready', startupTimeoutSeconds: 300 },
-  terminationGracePeriodSeconds: 180,
+  // Outlives the mesh's default 300 s route timeout plus the preStop drain.
+  terminationGracePeriodSeconds: 330,
   drainSeconds: 15,
   maxConcurrentRequests: 10,
   sidecar: {

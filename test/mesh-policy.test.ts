@@ -238,7 +238,7 @@ describe('VirtualService', () => {
   test('a timeout longer than a terminating pod has to finish its calls is a warning', () => {
     const s = quietly(() => system({ agents: { coder: { timeout: '250s' }, planner: { routes: [{ uriPrefix: '/batch', timeout: '1h' }] } } }, { coder: { terminationGracePeriodSeconds: 300 } }));
     expect(s.mesh.warnings).toEqual([
-      'agents.planner.routes[0].timeout (1h) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds 180 - drainSeconds 15 = 165s): raise terminationGracePeriodSeconds on multi-agents/planner or calls are cut during rollouts',
+      'agents.planner.routes[0].timeout (1h) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds 330 - drainSeconds 15 = 315s): raise terminationGracePeriodSeconds on multi-agents/planner or calls are cut during rollouts',
     ]);
   });
 
