@@ -9,7 +9,10 @@
  * It prints wall time, peak RSS, objects written, time per object and the ratio ours/baseline.
  * Module loading is outside the timed section for both.
  *
- * Usage: node bench/synth.js [--sizes 100,500,1000] [--json]   (after `npm run build`)
+ * Each measurement runs `--runs` times (default 3), ours and baseline interleaved so a busy
+ * machine slows both alike; the table shows the median wall time and the largest peak RSS.
+ *
+ * Usage: node bench/synth.js [--sizes 100,500,1000] [--runs 3] [--json]   (after `npm run build`)
  */
 'use strict';
 const { execFileSync } = require('child_process');
@@ -113,6 +116,17 @@ function measure(variant, n) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+/** Median wall time, largest peak RSS, all runs' wall times. */
+function summarize(samples) {
+  const walls = samples.map((s) => s.ms).sort((a, b) => a - b);
+  return {
+    ms: walls[Math.floor(walls.length / 2)],
+    walls,
+    peakRssMb: Math.max(...samples.map((s) => s.peakRssMb)),
+    objects: samples[0].objects,
+  };
+}
+
 function fmt(x, digits = 0) {
   return x.toFixed(digits);
 }
@@ -127,10 +141,17 @@ function main() {
     console.error('lib/ is missing: run `npm run build` first (npm run bench:synth does)');
     process.exit(2);
   }
+  const ri = args.indexOf('--runs');
+  const runs = ri >= 0 ? Number(args[ri + 1]) : 3;
   const rows = [];
   for (const n of sizes) {
-    const ours = measure('ours', n);
-    const base = measure('baseline', n);
+    const samples = { ours: [], baseline: [] };
+    for (let i = 0; i < runs; i++) {
+      samples.ours.push(measure('ours', n));
+      samples.baseline.push(measure('baseline', n));
+    }
+    const ours = summarize(samples.ours);
+    const base = summarize(samples.baseline);
     const usOurs = (ours.ms * 1000) / ours.objects;
     const usBase = (base.ms * 1000) / base.objects;
     rows.push({ agents: n, ours, baseline: base, usPerObjectOurs: usOurs, usPerObjectBaseline: usBase, ratio: usOurs / usBase });
@@ -139,7 +160,7 @@ function main() {
     console.log(JSON.stringify({ node: process.version, cpus: os.cpus().length, rows }, null, 2));
     return undefined;
   }
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, median of ${runs} runs`);
   console.log('| agents | variant | wall (ms) | peak RSS (MB) | objects | µs/object | ratio ours/baseline (per object) |');
   console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {

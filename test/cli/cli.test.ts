@@ -39,7 +39,7 @@ describe('cdk8s-agents validate: good input', () => {
     const r = cli(['validate', path.relative(process.cwd(), EXAMPLE)]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/valid \(10 agents, \d+ calls, \d+ objects\)/);
+    expect(r.stdout).toMatch(/valid \(10 agents, \d+ calls, \d+ objects, checked against the Kubernetes and CRD schemas\)/);
   });
 
   test('--quiet prints nothing on success', () => {
