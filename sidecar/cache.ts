@@ -9,6 +9,7 @@
  * second in-process tier would only copy entries between two maps. The tiers that pay off
  * are the ones with different costs: this process (microseconds) and Redis (shared, ~1 ms).
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
@@ -62,6 +63,8 @@ export class SidecarCache {
   deletes = 0;
   evictedCapacity = 0;
   expired = 0;
+  /** Local entries dropped because another replica overwrote or deleted them. */
+  invalidated = 0;
   private purgeTimer?: NodeJS.Timeout;
 
   constructor(
@@ -86,7 +89,16 @@ export class SidecarCache {
       this.purgeTimer = setInterval(() => this.lru.purgeStale(), opts.purgeIntervalSeconds * 1000);
       this.purgeTimer.unref();
     }
-    if (opts.redisUrl) this.redis = new RedisTier(opts.redisUrl, opts.redisKeyPrefix, opts.redisTimeoutMs, log);
+    if (opts.redisUrl) {
+      this.redis = new RedisTier(opts.redisUrl, opts.redisKeyPrefix, opts.redisTimeoutMs, log, (kind, key) => {
+        // Another replica changed or deleted the entry: drop our copy so we re-read it.
+        if (kind === 'k') {
+          if (this.lru.delete(key)) this.invalidated++;
+        } else {
+          for (const k of [...this.lru.keys()]) if (k.startsWith(key) && this.lru.delete(k)) this.invalidated++;
+        }
+      });
+    }
   }
 
   /** Lookups answered by any tier. */
@@ -99,28 +111,6 @@ export class SidecarCache {
     const e = this.lru.get(key);
     if (e !== undefined) this.localHits++;
     return e;
-  }
-
-  /**
-   * Local, then Redis. A Redis hit is copied into the local tier with its remaining TTL.
-   * Callers that already tried getLocal() use getAfterLocalMiss().
-   */
-  async get(key: string): Promise<{ entry: CacheEntry; tier: 'local' | 'redis' } | undefined> {
-    const local = this.lru.get(key);
-    if (local !== undefined) {
-      this.localHits++;
-      return { entry: local, tier: 'local' };
-    }
-    this.localMisses++;
-    if (this.redis?.up) {
-      const remote = await this.redis.get(key);
-      if (remote) {
-        this.lru.set(key, remote.entry, { ttl: Math.max(1, remote.ttlMs) });
-        return { entry: remote.entry, tier: 'redis' };
-      }
-    }
-    this.misses++;
-    return undefined;
   }
 
   /** Continues a lookup whose getLocal() missed: Redis, then a miss. */
@@ -191,6 +181,7 @@ export class SidecarCache {
       sets: this.sets,
       deletes: this.deletes,
       evictions: { capacity: this.evictedCapacity, ttl: this.expired },
+      invalidations: this.invalidated,
       redis: this.redis
         ? { configured: true, up: this.redis.up, hits: this.redis.hits, misses: this.redis.misses, errors: Object.fromEntries(this.redis.errors) }
         : { configured: false, up: false },
@@ -246,12 +237,18 @@ export class RedisTier {
   readonly errors = new Map<string, number>();
   private closing = false;
   private lastErrorLog = 0;
+  /** Second connection: a connection in subscriber mode cannot run other commands. */
+  private readonly subscriber: Redis;
+  private readonly channel: string;
+  /** Tags our own invalidation messages so we do not drop the entry we just wrote. */
+  private readonly instanceId = randomBytes(8).toString('hex');
 
   constructor(
     url: string,
     private readonly prefix: string,
     timeoutMs: number,
     private readonly log: Logger,
+    onInvalidate: (kind: 'k' | 'p', key: string) => void,
   ) {
     // Loaded on demand: ioredis costs ~15 MB of RSS that a local-only sidecar should not pay.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -263,6 +260,19 @@ export class RedisTier {
       connectTimeout: Math.max(1000, timeoutMs * 10),
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
       lazyConnect: false,
+    });
+    this.channel = `${prefix}__invalidate`;
+    // Subscriber: the subscribe command may wait for the connection; it is re-sent on reconnect.
+    this.subscriber = this.client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => undefined); // reported through the main connection
+    this.subscriber.subscribe(this.channel).catch(() => this.fail('subscribe'));
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      // "<instance>\n<k|p>\n<key or prefix>"
+      const a = message.indexOf('\n');
+      const b = message.indexOf('\n', a + 1);
+      if (a < 0 || b < 0 || message.slice(0, a) === this.instanceId) return;
+      const kind = message.slice(a + 1, b);
+      if (kind === 'k' || kind === 'p') onInvalidate(kind, message.slice(b + 1));
     });
     const safeUrl = redactUrl(url);
     this.client.on('ready', () => {
@@ -313,16 +323,27 @@ export class RedisTier {
 
   set(key: string, entry: CacheEntry, ttlMs: number): void {
     if (!this.up) return;
-    this.client.set(this.prefix + key, Buffer.from(`${entry.t}\n${entry.v}`, 'latin1'), 'PX', ttlMs).catch(() => this.fail('set'));
+    this.client
+      .multi()
+      .set(this.prefix + key, Buffer.from(`${entry.t}\n${entry.v}`, 'latin1'), 'PX', ttlMs)
+      .publish(this.channel, `${this.instanceId}\nk\n${key}`)
+      .exec()
+      .catch(() => this.fail('set'));
   }
 
   del(key: string): void {
     if (!this.up) return;
-    this.client.del(this.prefix + key).catch(() => this.fail('delete'));
+    this.client
+      .multi()
+      .del(this.prefix + key)
+      .publish(this.channel, `${this.instanceId}\nk\n${key}`)
+      .exec()
+      .catch(() => this.fail('delete'));
   }
 
   delPrefix(prefix: string): void {
     if (!this.up) return;
+    this.client.publish(this.channel, `${this.instanceId}\np\n${prefix}`).catch(() => this.fail('delete'));
     const pattern = `${escapeGlob(this.prefix + prefix)}*`;
     const stream = this.client.scanStream({ match: pattern, count: 500 });
     stream.on('data', (keys: string[]) => {
@@ -334,11 +355,12 @@ export class RedisTier {
   async close(): Promise<void> {
     this.closing = true;
     try {
-      await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 500))]);
+      await Promise.race([Promise.all([this.client.quit(), this.subscriber.quit()]), new Promise((r) => setTimeout(r, 500))]);
     } catch {
       /* already closed */
     }
     this.client.disconnect();
+    this.subscriber.disconnect();
   }
 }
 

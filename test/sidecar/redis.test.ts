@@ -64,6 +64,23 @@ describeWithBinary('redis-server', 'shared Redis cache tier', () => {
     await waitFor(async () => (await redisCommand(redis.port, 'EXISTS test:answers/gone')) === ':0', { what: 'key deleted in redis' });
   });
 
+  test('an overwrite or delete on one replica invalidates the local copies of the others', async () => {
+    await fetch(`${a.apiUrl}/v1/cache/inv/k?ttl=60`, { method: 'PUT', body: 'v1' });
+    await waitFor(async () => (await fetch(`${b.apiUrl}/v1/cache/inv/k`)).status === 200, { what: 'b sees v1' });
+    expect((await fetch(`${b.apiUrl}/v1/cache/inv/k`)).headers.get('x-cache')).toBe('hit; tier=local');
+    await fetch(`${a.apiUrl}/v1/cache/inv/k?ttl=60`, { method: 'PUT', body: 'v2' });
+    await waitFor(async () => (await (await fetch(`${b.apiUrl}/v1/cache/inv/k`)).text()) === 'v2', { what: 'b sees v2' });
+    // The writer keeps its own fresh copy (it ignores its own invalidation messages).
+    expect((await fetch(`${a.apiUrl}/v1/cache/inv/k`)).headers.get('x-cache')).toBe('hit; tier=local');
+    await fetch(`${a.apiUrl}/v1/cache/inv/k`, { method: 'DELETE' });
+    await waitFor(async () => (await fetch(`${b.apiUrl}/v1/cache/inv/k`)).status === 404, { what: 'b sees the delete' });
+    await fetch(`${b.apiUrl}/v1/cache/inv/k2?ttl=60`, { method: 'PUT', body: 'x' });
+    await waitFor(async () => (await fetch(`${a.apiUrl}/v1/cache/inv/k2`)).status === 200, { what: 'a sees k2' });
+    await fetch(`${b.apiUrl}/v1/cache/inv`, { method: 'DELETE' });
+    await waitFor(async () => (await fetch(`${a.apiUrl}/v1/cache/inv/k2`)).status === 404, { what: 'namespace clear reaches a' });
+    expect((await (await fetch(`${b.apiUrl}${SIDECAR_PATHS.cacheStats}`)).json()).invalidations).toBeGreaterThanOrEqual(1);
+  });
+
   test('Redis going away mid-run: local-only, reported in metrics and logs; recovery when it returns', async () => {
     await fetch(`${a.apiUrl}/v1/cache/answers/local?ttl=60`, { method: 'PUT', body: 'still here' });
     await redis.stop();
