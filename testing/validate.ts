@@ -198,6 +198,22 @@ function toProblem(raw: RawProblem, severity: Severity, constructPath: string | 
 // ---------------------------------------------------------------------------------------------
 // schema rules
 
+/** Removed API versions people still copy from old examples: [removed in, use instead]. */
+const REMOVED_APIS: Record<string, [string, string]> = {
+  'policy/v1beta1/PodDisruptionBudget': ['1.25', 'policy/v1'],
+  'batch/v1beta1/CronJob': ['1.25', 'batch/v1'],
+  'autoscaling/v2beta1/HorizontalPodAutoscaler': ['1.25', 'autoscaling/v2'],
+  'autoscaling/v2beta2/HorizontalPodAutoscaler': ['1.26', 'autoscaling/v2'],
+  'extensions/v1beta1/Deployment': ['1.16', 'apps/v1'],
+  'apps/v1beta1/Deployment': ['1.16', 'apps/v1'],
+  'apps/v1beta2/Deployment': ['1.16', 'apps/v1'],
+  'extensions/v1beta1/Ingress': ['1.22', 'networking.k8s.io/v1'],
+  'networking.k8s.io/v1beta1/Ingress': ['1.22', 'networking.k8s.io/v1'],
+  'extensions/v1beta1/NetworkPolicy': ['1.16', 'networking.k8s.io/v1'],
+  'rbac.authorization.k8s.io/v1beta1/Role': ['1.22', 'rbac.authorization.k8s.io/v1'],
+  'rbac.authorization.k8s.io/v1beta1/RoleBinding': ['1.22', 'rbac.authorization.k8s.io/v1'],
+};
+
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function schemaRules(objects: readonly K8sObject[], c: Collector, options: ValidateOptions): void {
@@ -224,6 +240,11 @@ function schemaRules(objects: readonly K8sObject[], c: Collector, options: Valid
     }
     uniqueKeyRules(obj, c);
     const v = validatorFor(obj.apiVersion, obj.kind);
+    const removed = REMOVED_APIS[`${obj.apiVersion}/${obj.kind}`];
+    if (!v && removed) {
+      c.add(obj, 'k8s/removed-api', 'apiVersion', `${obj.apiVersion} ${obj.kind} was removed in Kubernetes ${removed[0]}; use ${removed[1]}`);
+      continue;
+    }
     if (!v) {
       const sev = options.unknownKinds ?? 'warning';
       if (sev !== 'off') {
