@@ -123,7 +123,75 @@ export function crossObjectRules(objects: readonly K8sObject[], c: Collector): v
     if (o.apiVersion.startsWith('monitoring.coreos.com/') && (o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor')) {
       monitorRule(o, spec, o.kind === 'ServiceMonitor' ? services : pods, c);
     }
+
+    if (o.apiVersion.startsWith('networking.istio.io/') && o.kind === 'VirtualService') virtualServiceRules(o, spec, valid, c);
+    if (o.apiVersion.startsWith('networking.istio.io/') && o.kind === 'DestinationRule') destinationRuleRules(o, spec, services, pods, c);
+    if (
+      (o.apiVersion.startsWith('security.istio.io/') && (o.kind === 'AuthorizationPolicy' || o.kind === 'PeerAuthentication' || o.kind === 'RequestAuthentication')) ||
+      (o.apiVersion.startsWith('telemetry.istio.io/') && o.kind === 'Telemetry')
+    ) {
+      const sel = spec.selector;
+      const candidates = pods.filter((p) => p.namespace === ns(o));
+      if (isObj(sel) && isObj(sel.matchLabels) && candidates.length > 0 && !candidates.some((p) => selectorMatches({ matchLabels: sel.matchLabels }, p.labels))) {
+        c.add(o, 'mesh/selects-nothing', 'spec.selector.matchLabels', `selector ${describeSelector({ matchLabels: sel.matchLabels })} matches no pod template in this set, so the ${o.kind} applies to nothing`, 'warning');
+      }
+    }
   }
+}
+
+/** Istio host -> { name, namespace } of a Kubernetes Service, for short and cluster-local names. */
+function serviceOfHost(host: string, defaultNs: string): { name: string; namespace: string } | undefined {
+  if (host.includes('*')) return undefined;
+  const parts = host.split('.');
+  if (parts.length === 1) return { name: parts[0], namespace: defaultNs };
+  if (parts.length === 2) return { name: parts[0], namespace: parts[1] };
+  if (parts[2] === 'svc' && (parts.length === 3 || parts.slice(3).join('.') === 'cluster.local')) return { name: parts[0], namespace: parts[1] };
+  return undefined;
+}
+
+function sameService(a: { name: string; namespace: string } | undefined, b: { name: string; namespace: string } | undefined): boolean {
+  return !!a && !!b && a.name === b.name && a.namespace === b.namespace;
+}
+
+/** Route destinations must name subsets that the host's DestinationRule defines (else Istio returns 503 NR). */
+function virtualServiceRules(o: K8sObject, spec: any, objects: readonly K8sObject[], c: Collector): void {
+  const drs = objects.filter((x) => x.kind === 'DestinationRule' && x.apiVersion.startsWith('networking.istio.io/'));
+  for (const proto of ['http', 'tcp', 'tls'] as const) {
+    (Array.isArray(spec[proto]) ? spec[proto] : []).forEach((route: any, ri: number) => {
+      (Array.isArray(route?.route) ? route.route : []).forEach((dst: any, di: number) => {
+        const d = dst?.destination;
+        if (!isObj(d) || typeof d.host !== 'string' || typeof d.subset !== 'string') return;
+        const target = serviceOfHost(d.host, ns(o));
+        const rules = drs.filter((dr) => {
+          const h = (dr as any).spec?.host;
+          return typeof h === 'string' && (h === d.host || sameService(serviceOfHost(h, ns(dr)), target));
+        });
+        if (rules.length === 0) return; // defined elsewhere, cannot tell
+        const subsets = rules.flatMap((dr) => ((dr as any).spec?.subsets ?? []).map((s: any) => s?.name));
+        if (!subsets.includes(d.subset)) {
+          c.add(o, 'mesh/unknown-subset', ['spec', proto, ri, 'route', di, 'destination', 'subset'], `subset "${d.subset}" is not defined by the DestinationRule for ${d.host} (subsets: ${subsets.join(', ') || 'none'}); Istio answers 503 NR`);
+        }
+      });
+    });
+  }
+}
+
+/** Each subset should select some pods of the host's Service. */
+function destinationRuleRules(o: K8sObject, spec: any, services: K8sObject[], pods: PodTemplate[], c: Collector): void {
+  if (typeof spec.host !== 'string' || !Array.isArray(spec.subsets)) return;
+  const target = serviceOfHost(spec.host, ns(o));
+  const svc = services.find((s) => sameService({ name: String(s.metadata?.name), namespace: ns(s) }, target));
+  if (!svc) return;
+  const selector = (svc as any).spec?.selector;
+  if (!isObj(selector)) return;
+  const backing = pods.filter((p) => p.namespace === ns(svc) && selectorMatches({ matchLabels: selector }, p.labels));
+  if (backing.length === 0) return;
+  spec.subsets.forEach((sub: any, i: number) => {
+    if (!isObj(sub?.labels)) return;
+    if (!backing.some((p) => selectorMatches({ matchLabels: sub.labels }, p.labels))) {
+      c.add(o, 'mesh/subset-selects-nothing', ['spec', 'subsets', i, 'labels'], `subset "${sub.name}" labels ${describeSelector({ matchLabels: sub.labels })} match no pod template behind Service ${svc.metadata?.name}`, 'warning');
+    }
+  });
 }
 
 function inNamespaces(monitor: K8sObject, spec: any): (namespace: string) => boolean {

@@ -66,7 +66,7 @@ describe('synthObjects', () => {
 
 describe('options', () => {
   const privileged = () => {
-    const objs = clone(validFixtures().filter((o) => o.kind === 'Deployment'));
+    const objs = clone(validFixtures().filter((o) => o.kind === 'Deployment' && o.metadata?.name === 'planner'));
     (objs[0] as any).spec.template.spec.containers[0].securityContext.privileged = true;
     return objs;
   };
