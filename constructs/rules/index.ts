@@ -16,3 +16,5 @@ export {
 } from './agent-rules';
 export * from './helpers';
 export * from './promtool';
+export * from './scrape';
+export * from './docs';

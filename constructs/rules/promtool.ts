@@ -158,7 +158,7 @@ class Generator {
   public readonly untestable: string[] = [];
   private readonly opts: ResolvedMonitoringOptions;
 
-  constructor(private readonly ctx: SystemContext, private readonly alerts: readonly BuiltInAlert[]) {
+  constructor(private readonly ctx: SystemContext, alerts: readonly BuiltInAlert[]) {
     this.opts = ctx.opts;
     const names = [...new Set(alerts.map((a) => a.name))];
     for (const name of names) this.generate(name, alerts.filter((a) => a.name === name));
