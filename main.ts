@@ -1,6 +1,7 @@
 import { App, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AgentService, MeshPolicy } from './constructs';
+import { synthApp } from './testing';
 
 /**
  * Example: a planner that delegates to a researcher and a coder, in namespace multi-agents.
@@ -72,5 +73,6 @@ export function buildApp(app = new App()): App {
 }
 
 if (require.main === module) {
-  buildApp().synth();
+  // Like app.synth(), and records each object's construct path for the validation report.
+  synthApp(buildApp());
 }

@@ -10,10 +10,13 @@ describe('dist/ matches main.ts', () => {
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
   buildApp(new App({ outdir })).synth();
   const distDir = path.join(__dirname, '..', 'dist');
-  const fresh = fs.readdirSync(outdir).sort();
+  // Only the manifests: `cdk8s synth` with validations also writes (ignored) construct metadata JSON.
+  const manifests = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort() : []);
+  const fresh = manifests(outdir);
 
   test('same files', () => {
-    expect(fs.existsSync(distDir) ? fs.readdirSync(distDir).sort() : []).toEqual(fresh);
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(manifests(distDir)).toEqual(fresh);
   });
 
   test.each(fresh)('%s is up to date (run `npm run synth` and commit dist/)', (file) => {
