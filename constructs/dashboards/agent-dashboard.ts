@@ -64,7 +64,7 @@ export function agentDashboard(specs: readonly AgentSpec[], options: AgentDashbo
       new dashboard.QueryVariableBuilder('namespace')
         .label('Namespace')
         .datasource(DATASOURCE)
-        .query(`label_values(agent:info{system="${system}"}, namespace)`)
+        .query(`label_values(agent:info:static{system="${system}"}, namespace)`)
         .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
         .multi(true)
         .includeAll(true)
@@ -74,7 +74,7 @@ export function agentDashboard(specs: readonly AgentSpec[], options: AgentDashbo
       new dashboard.QueryVariableBuilder('agent')
         .label('Agent')
         .datasource(DATASOURCE)
-        .query(`label_values(agent:info${all}, agent)`)
+        .query(`label_values(agent:info:static${all}, agent)`)
         .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
         .multi(true)
         .includeAll(true)
@@ -86,7 +86,7 @@ export function agentDashboard(specs: readonly AgentSpec[], options: AgentDashbo
   b.withPanel(
     statPanel('Agents up', 'Agents with at least one scrape target up, of all agents of the system.', 'none', [
       q(`sum(agent:up:avg${all} > bool 0)`, 'up', 'A'),
-      q(`count(agent:info${all})`, 'agents', 'B'),
+      q(`count(agent:info:static${all})`, 'agents', 'B'),
     ]).span(4),
   );
   b.withPanel(

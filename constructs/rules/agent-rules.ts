@@ -87,11 +87,11 @@ function recordingGroup(ctx: SystemContext): RuleGroup {
   const { by } = ctx;
   const w5 = win(ctx, '5m');
   const w15 = win(ctx, '15m');
-  const info = rec(ctx, 'agent:info');
+  const info = rec(ctx, 'agent:info:static');
   const rules: RecordingRule[] = [];
 
   // One constant series per agent: what the system should run, with the labels alerts route on.
-  for (const spec of ctx.specs) rules.push({ record: 'agent:info', expr: 'vector(1)', labels: infoLabels(ctx, spec) });
+  for (const spec of ctx.specs) rules.push({ record: 'agent:info:static', expr: 'vector(1)', labels: infoLabels(ctx, spec) });
 
   rules.push(
     { record: 'agent:up:avg', expr: `avg by (${by}) (up${sel(ctx)})` },
@@ -181,7 +181,7 @@ const THRESHOLD_KEYS: readonly ThresholdName[] = ['errorRatio', 'latencyP95Secon
  */
 function healthScore(ctx: SystemContext): string {
   const { on } = ctx;
-  const info = rec(ctx, 'agent:info');
+  const info = rec(ctx, 'agent:info:static');
   const zero = `0 * ${info}`;
   const term = (expr: string) => ` - on(${on}) group_left() (${expr} or on(${on}) ${zero})`;
   const cpu = `max by (${ctx.by}) (${rec(ctx, 'agent_pod_container:cpu_usage:ratio_limit')})`;
@@ -297,7 +297,7 @@ function builtInAlerts(ctx: SystemContext): BuiltInAlert[] {
   const { on } = ctx;
   const o = ctx.opts;
   const out: BuiltInAlert[] = [];
-  const info = rec(ctx, 'agent:info');
+  const info = rec(ctx, 'agent:info:static');
   const withInfo = (expr: string) => `(${expr}) * on(${on}) group_left(component, team) ${info}`;
   const guard = (rate: string, window: string) => `(${rec(ctx, rate)} * ${num(winSeconds(ctx, window))} >= ${num(o.minInvocations)})`;
   const add = (name: AlertName, expr: string, extra: { labels?: Record<string, string>; params?: Partial<RuleParams>; for?: string } = {}) => {

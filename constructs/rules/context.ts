@@ -143,7 +143,7 @@ export function thresholdOverrides(ctx: SystemContext, key: ThresholdName): Agen
 export function compareThreshold(ctx: SystemContext, left: string, op: '>' | '<' | '>=' | '> bool', key: ThresholdName): string {
   const fallback = ctx.opts.thresholds[key];
   if (thresholdOverrides(ctx, key).length === 0) return `${left} ${op} ${num(fallback)}`;
-  return `${left} ${op} on(${ctx.on}) group_left() (${rec(ctx, thresholdMetric(key))} or on(${ctx.on}) (0 * ${rec(ctx, 'agent:info')} + ${num(fallback)}))`;
+  return `${left} ${op} on(${ctx.on}) group_left() (${rec(ctx, thresholdMetric(key))} or on(${ctx.on}) (0 * ${rec(ctx, 'agent:info:static')} + ${num(fallback)}))`;
 }
 
 /** Label set of one agent's recorded series ([cluster,] namespace, system, agent). */
@@ -156,7 +156,7 @@ export function agentLabels(ctx: SystemContext, spec: AgentSpec): Record<string,
   };
 }
 
-/** Labels of `agent:info`: the agent labels plus component and team (for Alertmanager routing). */
+/** Labels of `agent:info:static`: the agent labels plus component and team (for Alertmanager routing). */
 export function infoLabels(ctx: SystemContext, spec: AgentSpec): Record<string, string> {
   return { ...agentLabels(ctx, spec), component: spec.component, ...(spec.team ? { team: spec.team } : {}) };
 }

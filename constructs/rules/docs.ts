@@ -8,7 +8,7 @@ import { ALERT_NAMES, AlertName, DEFAULT_SEVERITIES, DEFAULT_THRESHOLDS, kebabCa
 
 /** What each recorded series means (a test fails when a generated rule is missing here). */
 export const RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
-  'agent:info': 'Constant 1 per monitored agent, with `component` and `team`: the list of agents the system should run; alerts join it for the `team` label.',
+  'agent:info:static': 'Constant 1 per monitored agent, with `component` and `team`: the list of agents the system should run; alerts join it for the `team` label.',
   'agent:up:avg': 'Share of the agent\'s scrape targets (pods) that are up.',
   'agent:invocations:rate5m': 'Invocations per second over 5m (`agent_invocations_total`).',
   'agent:errors:rate5m': 'Failed invocations per second over 5m (`outcome="error"`).',

@@ -1,0 +1,240 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
+import {
+  ALERT_NAMES,
+  alertRules,
+  AlertingRule,
+  isAlertingRule,
+  isRecordingRule,
+  kebabCase,
+  rateOfChangeAlert,
+  RECORDING_RULE_DOCS,
+  recordingDocKey,
+  recordingRules,
+  RuleGroup,
+  ruleGroups,
+  scrapeConfigs,
+  sloRules,
+  thresholdAlert,
+  UNBOUNDED_ID_LABELS,
+} from '../../constructs/rules';
+import { findBinary, requireServers } from '../support/servers';
+import { exampleSpecs, spec } from './fixtures';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const alerts = (groups: RuleGroup[]) => groups.flatMap((g) => g.rules.filter(isAlertingRule));
+const records = (groups: RuleGroup[]) => groups.flatMap((g) => g.rules.filter(isRecordingRule));
+
+/** `promtool check rules` on rule groups (skips loudly without promtool, fails with CDK8S_AGENTS_REQUIRE_SERVERS=1). */
+function promtoolCheck(groups: RuleGroup[]): void {
+  const bin = findBinary('promtool');
+  if (!bin) {
+    if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
+    console.warn('*** SKIPPED promtool check rules: promtool not on PATH ***');
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-rules-'));
+  try {
+    const file = path.join(dir, 'rules.yaml');
+    fs.writeFileSync(file, YAML.stringify({ groups }, { lineWidth: 0 }));
+    execFileSync(bin, ['check', 'rules', file], { stdio: 'pipe' });
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`promtool check rules failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('rule groups', () => {
+  const groups = ruleGroups(exampleSpecs());
+
+  test('one recording, SLO and alert group per system, in evaluation order', () => {
+    expect(groups.map((g) => g.name)).toEqual(['agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts']);
+    expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.recording']);
+    expect(sloRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.slo']);
+    expect(alertRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.alerts']);
+  });
+
+  test('pass promtool check rules, with every option that changes the expressions', () => {
+    promtoolCheck(groups);
+    promtoolCheck(
+      ruleGroups(exampleSpecs(), {
+        cluster: 'prod-eu-1',
+        overrides: { coder: { errorRatio: 0.2, cpuRatio: 0.8, memoryRatio: 0.95, restarts: 5, cacheHitRatio: 0.1, latencyP99Seconds: 300 } },
+        timeScale: 1 / 60,
+        evaluationInterval: '1s',
+        alertLabels: { tenant: 'ai' },
+        job: 'agents-{system}',
+      }),
+    );
+  });
+
+  test('recording rules are named level:metric:operations and each is documented', () => {
+    for (const r of records(groups)) {
+      expect(r.record).toMatch(/^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$/);
+      expect(RECORDING_RULE_DOCS[recordingDocKey(r.record)]).toBeDefined();
+    }
+  });
+
+  test('every alert has severity, summary, description with agent and value, and a runbook page that exists', () => {
+    const list = alerts(groups);
+    expect(new Set(list.map((a) => a.alert))).toEqual(new Set(ALERT_NAMES));
+    for (const a of list) {
+      expect(a.labels?.severity).toMatch(/^(info|warning|critical)$/);
+      expect(a.annotations?.summary).toContain('{{ $labels.agent }}');
+      expect(a.annotations?.description).toContain('{{ $labels.agent }}');
+      if (a.alert !== 'AgentDown') expect(a.annotations?.description).toContain('$value');
+      expect(a.annotations?.runbook_url).toBe(`https://github.com/cdk8s-agents/cdk8s-agents/blob/main/docs/runbooks/${kebabCase(a.alert)}.md`);
+      expect(fs.existsSync(path.join(ROOT, 'docs', 'runbooks', `${kebabCase(a.alert)}.md`))).toBe(true);
+    }
+  });
+
+  test('every alert joins agent:info:static, so it carries team and component for routing', () => {
+    for (const a of alerts(groups)) expect(a.expr).toContain('agent:info:static{system="agents"}');
+  });
+
+  test('ratio and burn-rate alerts have the minimum-traffic guard', () => {
+    for (const a of alerts(groups).filter((x) => /ErrorRate|Latency|BudgetBurn|Cache/.test(x.alert))) {
+      expect(a.expr).toMatch(/>= 10\)/);
+    }
+    const none = alerts(ruleGroups(exampleSpecs(), { minInvocations: 0 })).find((a) => a.alert === 'AgentHighErrorRate')!;
+    expect(none.expr).toContain('>= 0)');
+  });
+
+  test('severities map to the user scheme; emergency pages', () => {
+    const list = alerts(ruleGroups(exampleSpecs(), { severities: { critical: 'P2', emergency: 'P1' }, alertSeverities: { AgentHighCpu: 'critical' } }));
+    const byName = (n: string) => list.filter((a) => a.alert === n);
+    expect(byName('AgentDown')[0].labels).toMatchObject({ severity: 'P2' });
+    expect(byName('AgentHighCpu')[0].labels).toMatchObject({ severity: 'P2' });
+    for (const a of byName('AgentErrorBudgetBurn')) expect(a.labels).toMatchObject({ severity: 'P1', page: 'true' });
+    for (const a of byName('AgentErrorBudgetBurnSlow')) expect(a.labels).toMatchObject({ severity: 'warning' });
+    expect(byName('AgentErrorBudgetBurnSlow')[0].labels?.page).toBeUndefined();
+  });
+
+  test('burn-rate alerts: 14.4x 1h/5m and 6x 6h/30m page, 3x 1d/2h and 1x 3d/6h ticket', () => {
+    const burn = alerts(groups).filter((a) => a.alert.startsWith('AgentErrorBudgetBurn'));
+    expect(burn.map((a) => [a.alert, a.labels?.burn_rate, a.labels?.long_window, a.labels?.short_window, a.for])).toEqual([
+      ['AgentErrorBudgetBurn', '14.4', '1h', '5m', '2m'],
+      ['AgentErrorBudgetBurn', '6', '6h', '30m', '15m'],
+      ['AgentErrorBudgetBurnSlow', '3', '1d', '2h', '1h'],
+      ['AgentErrorBudgetBurnSlow', '1', '3d', '6h', '3h'],
+    ]);
+    expect(burn[0].expr).toContain('agent:errors:ratio_rate1h{system="agents"} > on(namespace, agent) group_left() (14.4 * (1 - agent:slo_objective:ratio{system="agents", slo="availability"}))');
+  });
+
+  test('SLO objectives, windows and error budgets come from the agents\' slo', () => {
+    const rec = records(groups);
+    const objectives = rec.filter((r) => r.record === 'agent:slo_objective:ratio');
+    expect(objectives.map((r) => [r.labels?.agent, r.labels?.slo, r.expr, r.labels?.le ?? ''])).toEqual([
+      ['planner', 'availability', 'vector(0.995)', ''],
+      ['researcher', 'availability', 'vector(0.99)', ''],
+      ['planner', 'latency', 'vector(0.95)', '40.96'],
+      ['researcher', 'latency', 'vector(0.95)', '81.92'],
+    ]);
+    // Only the agents with an SLO pay for the long windows.
+    expect(rec.find((r) => r.record === 'agent:errors:ratio_rate30d')!.expr).toContain('agent=~"planner|researcher"');
+    expect(rec.find((r) => r.record === 'agent:error_budget:remaining_ratio')!.expr).toContain('slo_window="30d"');
+    // No SLO, no SLO group and no burn alerts.
+    expect(sloRules([spec('coder')])).toEqual([]);
+    expect(alerts(ruleGroups([spec('coder')])).some((a) => a.alert.includes('Budget'))).toBe(false);
+  });
+
+  test('thresholds: stack-wide numbers inline, per-agent overrides as threshold series', () => {
+    const plain = alerts(ruleGroups([spec('a'), spec('b')])).find((a) => a.alert === 'AgentHighErrorRate')!;
+    expect(plain.expr).toContain('agent:errors:ratio_rate5m{system="agents"} > 0.05');
+    const g = ruleGroups([spec('a'), spec('b')], { thresholds: { errorRatio: 0.1 }, overrides: { b: { errorRatio: 0.3 }, 'agents/a': { cpuRatio: 0.7 } } });
+    const rec = records(g);
+    expect(rec.filter((r) => r.record.endsWith(':threshold')).map((r) => [r.record, r.labels?.agent, r.expr])).toEqual([
+      ['agent:error_ratio:threshold', 'b', 'vector(0.3)'],
+      ['agent:cpu_ratio:threshold', 'a', 'vector(0.7)'],
+    ]);
+    const err = alerts(g).find((a) => a.alert === 'AgentHighErrorRate')!;
+    expect(err.expr).toContain('> on(namespace, agent) group_left() (agent:error_ratio:threshold{system="agents"} or on(namespace, agent) (0 * agent:info:static{system="agents"} + 0.1))');
+  });
+
+  test('cluster label: selected by every rule, carried by every scraped series', () => {
+    const g = ruleGroups(exampleSpecs(), { cluster: 'prod-eu-1' });
+    for (const r of [...records(g), ...alerts(g)]) {
+      if (r.expr.startsWith('vector(')) expect((r.labels as Record<string, string>).cluster).toBe('prod-eu-1');
+      else expect(r.expr).toContain('cluster="prod-eu-1"');
+    }
+    const relabel = scrapeConfigs(exampleSpecs(), { cluster: 'prod-eu-1' })[0].relabel_configs;
+    expect(relabel).toContainEqual({ target_label: 'cluster', replacement: 'prod-eu-1', action: 'replace' });
+  });
+
+  test('extra alert labels, disabled alerts, alertFor', () => {
+    const g = ruleGroups(exampleSpecs(), { alertLabels: { tenant: 'ai' }, disabledAlerts: ['SidecarCacheHitRateLow'], alertFor: { AgentDown: '5m' } });
+    for (const a of alerts(g)) expect(a.labels?.tenant).toBe('ai');
+    expect(alerts(g).some((a) => a.alert === 'SidecarCacheHitRateLow')).toBe(false);
+    expect(alerts(g).find((a) => a.alert === 'AgentDown')!.for).toBe('5m');
+  });
+
+  test('timeScale shrinks windows and for: durations (for fast end-to-end tests) but keeps rule names', () => {
+    const g = ruleGroups(exampleSpecs(), { timeScale: 1 / 60, evaluationInterval: '1s' });
+    expect(g.every((x) => x.interval === '1s')).toBe(true);
+    expect(records(g).find((r) => r.record === 'agent:invocations:rate5m')!.expr).toContain('[5s]');
+    expect(records(g).find((r) => r.record === 'agent:errors:ratio_rate30d')!.expr).toContain('[12h]');
+    expect(alerts(g).find((a) => a.alert === 'AgentHighErrorRate')!.for).toBe('5s');
+  });
+
+  test('no unbounded identifiers in any label: aggregations keep bounded labels, scraping drops id labels', () => {
+    const text = JSON.stringify(groups);
+    for (const id of UNBOUNDED_ID_LABELS) expect(text).not.toContain(id);
+    for (const r of [...records(groups), ...alerts(groups)]) {
+      for (const m of r.expr.matchAll(/by \(([^)]*)\)/g)) {
+        for (const l of m[1].split(',').map((s) => s.trim())) {
+          expect(['cluster', 'namespace', 'system', 'agent', 'pod', 'container', 'le', 'error_type', 'gen_ai_token_type']).toContain(l);
+        }
+      }
+    }
+    expect(scrapeConfigs(exampleSpecs())[0].metric_relabel_configs).toEqual([{ regex: UNBOUNDED_ID_LABELS.join('|'), action: 'labeldrop' }]);
+  });
+
+  test('deterministic', () => {
+    expect(JSON.stringify(ruleGroups(exampleSpecs()))).toBe(JSON.stringify(ruleGroups(exampleSpecs().reverse())));
+  });
+
+  test('scales linearly: 1000 agents add one info series each, not one rule per agent and alert', () => {
+    const many = (n: number) =>
+      Array.from({ length: n }, (_, i) => spec(`agent-${i}`, { team: `t${i % 7}`, ...(i % 10 === 0 ? { slo: { availability: 99.5 } } : {}) }, `ns-${i % 5}`));
+    const count = (n: number) => {
+      const g = ruleGroups(many(n));
+      return { alerts: alerts(g).length, records: records(g).length, bytes: JSON.stringify(g).length };
+    };
+    const start = Date.now();
+    const small = count(100);
+    const big = count(1000);
+    expect(Date.now() - start).toBeLessThan(10000);
+    expect(big.alerts).toBe(small.alerts);
+    // agent:info:static per agent plus an availability objective per SLO agent (1 in 10).
+    expect(big.records - small.records).toBe(900 + 90);
+    // The agent regex of the SLO rules grows with SLO agents; nothing grows quadratically.
+    expect(big.bytes / small.bytes).toBeLessThan(12);
+  });
+});
+
+describe('custom alert helpers', () => {
+  test('thresholdAlert: the reference design threshold condition', () => {
+    const d = thresholdAlert({ name: 'PlannerQueueDeep', expr: 'agent:inflight_invocations:sum{agent="planner"}', operator: '>=', threshold: 40, for: '10m', summary: 's', description: 'd {{ $value }}' });
+    expect(d).toEqual({ alert: 'PlannerQueueDeep', expr: '(agent:inflight_invocations:sum{agent="planner"}) >= 40', for: '10m', severity: 'warning', summary: 's', description: 'd {{ $value }}' });
+    const g = ruleGroups(exampleSpecs(), { severities: { critical: 'P2' } }, [{ ...d, severity: 'critical' }]);
+    const rule = g[g.length - 1].rules[0] as AlertingRule;
+    expect(g[g.length - 1].name).toBe('custom-alerts');
+    expect(rule.labels).toEqual({ severity: 'P2' });
+    expect(rule.annotations?.runbook_url).toContain('planner-queue-deep.md');
+    promtoolCheck(g);
+  });
+
+  test('rateOfChangeAlert: deriv for gauges, rate for counters', () => {
+    expect(rateOfChangeAlert({ name: 'CacheGrowing', metric: 'agent_cache_bytes', threshold: 1e6, summary: 's', description: 'd' }).expr).toBe('deriv(agent_cache_bytes[5m]) > 1000000');
+    expect(rateOfChangeAlert({ name: 'Folding', metric: 'agent_sidecar_label_values_folded_total', kind: 'counter', window: '10m', threshold: 0, summary: 's', description: 'd' }).expr).toBe(
+      'rate(agent_sidecar_label_values_folded_total[10m]) > 0',
+    );
+    expect(() => rateOfChangeAlert({ name: 'Bad', metric: 'x', window: 'soon', threshold: 1, summary: 's', description: 'd' })).toThrow(/alert Bad: window "soon"/);
+    expect(() => thresholdAlert({ name: 'bad name', expr: 'x', threshold: 1, summary: 's', description: 'd' })).toThrow(/alert names must match/);
+  });
+});
