@@ -16,12 +16,15 @@ const RESERVED = new Set([
   'y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE',
   'on', 'On', 'ON', 'off', 'Off', 'OFF', 'null', 'Null', 'NULL',
 ]);
-// Starts with a letter or "/", then characters that are never indicators inside a plain scalar.
-const PLAIN_WORD = /^[A-Za-z/][A-Za-z0-9 _./:@=,+*?()$%^&<>\[\]{}~|'"!-]*$/;
+// Starts with a character that is no indicator, then characters that are none inside a plain scalar.
+const PLAIN_WORD = /^[A-Za-z_/($^\\][A-Za-z0-9 _./:;@=,+*?()$%^&<>\[\]{}~|'"!#`\\-]*$/;
 // Quantities and durations that start with a digit but are no number, timestamp or sexagesimal.
 const PLAIN_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|ms|s|h|d|w|y)$/;
 // Versions and addresses (1.4.2, 1.0.0-rc.1, 127.0.0.1): two or more dots are no number.
 const PLAIN_DOTTED = /^[0-9]+(\.[0-9]+){2,}(-[0-9A-Za-z.-]+|\/[0-9]+)?$/;
+// Digits, then a space somewhere and no ":": no number, timestamp or sexagesimal has that shape
+// ("1 - (sum by (agent) ...)" in PromQL).
+const PLAIN_DIGIT_PHRASE = /^[0-9][A-Za-z0-9 _./:;@=,+*?()$%^&<>\[\]{}~|'"!#`\\-]*$/;
 // Characters that need escaping or may be folded/normalized by a YAML parser.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ud800-\udfff]/;
 
@@ -29,12 +32,15 @@ function isPlain(s: string): boolean {
   // `e1` is a float to some YAML 1.1 readers (mantissa digits optional in their pattern).
   if (s.length === 0 || RESERVED.has(s) || /^[eE][-+0-9]/.test(s)) return false;
   if (PLAIN_QUANTITY.test(s) || PLAIN_DOTTED.test(s)) return true;
-  if (!PLAIN_WORD.test(s)) return false;
+  // (A timestamp may hold a space: "2001-12-14 21:59:43.10 -5".)
+  if (!PLAIN_WORD.test(s) && !(PLAIN_DIGIT_PHRASE.test(s) && s.includes(' ') && !/^[0-9]{4}-/.test(s))) return false;
   // A ": " ends a key, " #" starts a comment; trailing space or ":" would be lost or misread.
   return !s.includes(': ') && !s.includes(' #') && !s.endsWith(' ') && !s.endsWith(':');
 }
 
 function quote(s: string): string {
+  // Like `yaml`: single quotes for a printable one-line string with double quotes and no single ones.
+  if (s.includes('"') && !s.includes("'") && !UNSAFE.test(s) && !s.includes('\n')) return `'${s}'`;
   // JSON escapes are valid YAML double-quoted escapes; also escape the line separators YAML folds.
   return JSON.stringify(s).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -2,6 +2,9 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AgentService } from './agent-service';
 import { MeshPolicy, MeshPolicyProps } from './mesh-policy';
+import { MonitoringStack, MonitoringStackProps, ScrapeKind } from './monitoring-stack';
+import { monitoringOptionsSchema as monitoringRuleOptionsSchema } from './rules/options';
+import { dns1123Label, duration, labelMap } from './validation';
 import { agentOptionsSchema, ingressPeerSchema, meshOptionsSchema as meshPolicyOptionsSchema } from './mesh/options';
 import { canarySchema } from './spec';
 import type { SystemSpec } from './system-spec';
@@ -36,9 +39,40 @@ export type MeshAgentOptionsInput = z.input<typeof agentOptionsSchema>;
 export const meshOptionsSchema = meshPolicyOptionsSchema.omit({ agents: true });
 export type MeshOptionsInput = z.input<typeof meshOptionsSchema>;
 
-// TODO(monitoring): MonitoringStack options once constructs/monitoring-stack.ts lands.
-export const monitoringOptionsSchema = z.strictObject({});
+const thresholdsSchema = (monitoringRuleOptionsSchema.shape.thresholds as z.ZodOptional<z.ZodObject>).unwrap();
+
+/** Per-agent alert thresholds (MonitoringStack `overrides.<agent>`), on a camelCase agent entry. */
+export const monitoringAgentShape = {
+  alertThresholds: thresholdsSchema.optional().describe('Alert thresholds of this agent (errorRatio, latencyP95Seconds, ...), overriding the system-wide monitoring.thresholds.'),
+};
+
+/**
+ * System-level `monitoring:` options: MonitoringStack props except `services` (every agent),
+ * `overrides` (set per agent as `alertThresholds`) and `customAlerts` (code, not data);
+ * `false` builds no monitoring.
+ * TODO(lead): monitoring-stack.ts does not export its props schema; the extra keys below mirror it.
+ */
+export const monitoringOptionsSchema = z.union([
+  z.literal(false),
+  monitoringRuleOptionsSchema.omit({ overrides: true }).extend({
+    namespace: dns1123Label().optional().describe('Namespace of the monitoring objects. Default: the system namespace.'),
+    scrape: z.enum([ScrapeKind.SERVICE_MONITOR, ScrapeKind.POD_MONITOR]).optional(),
+    interval: duration().optional(),
+    labels: labelMap().optional(),
+    dashboard: z.union([
+      z.boolean(),
+      z.strictObject({
+        configMap: z.boolean().optional(),
+        folder: z.string().min(1).optional(),
+        grafanaInstanceSelector: labelMap().optional(),
+        title: z.string().min(1).optional(),
+      }),
+    ]).optional(),
+    prometheusConfig: z.boolean().optional(),
+  }),
+]);
 export type MonitoringOptionsInput = z.input<typeof monitoringOptionsSchema>;
+export type AlertThresholdsInput = z.input<typeof thresholdsSchema>;
 
 /** Splits a camelCase agent's `canary` into the AgentService part and the mesh part. */
 export function splitCanary(canary: z.input<typeof systemCanarySchema> | undefined): { service?: z.input<typeof canarySchema>; mesh?: { version?: string; weight: number } } {
@@ -124,7 +158,7 @@ function prune<T extends Record<string, unknown>>(o: T): T {
 // --- construct wiring ---
 
 export type SystemMesh = MeshPolicy;
-export type SystemMonitoring = Construct | undefined;
+export type SystemMonitoring = MonitoringStack | undefined;
 
 /** The MeshPolicy of a system: every agent, the call graph, per-agent options and ingress. */
 export function buildMesh(scope: Construct, id: string, spec: SystemSpec, services: readonly AgentService[]): MeshPolicy {
@@ -145,7 +179,20 @@ export function buildMesh(scope: Construct, id: string, spec: SystemSpec, servic
   });
 }
 
-// TODO(monitoring): new MonitoringStack(scope, id, { services, ...spec.monitoring }) once it lands.
-export function buildMonitoring(_scope: Construct, _id: string, _spec: SystemSpec, _services: AgentService[]): SystemMonitoring {
-  return undefined;
+/**
+ * The MonitoringStack of a system, in the system namespace unless `monitoring.namespace` says
+ * otherwise. None when `monitoring: false` or when no agent runs the sidecar (nothing to scrape).
+ */
+export function buildMonitoring(scope: Construct, id: string, spec: SystemSpec, services: readonly AgentService[]): MonitoringStack | undefined {
+  if (spec.monitoring === false) return undefined;
+  const monitored = services.filter((s) => s.spec.sidecar.enabled);
+  if (monitored.length === 0) return undefined;
+  const overrides: Record<string, AlertThresholdsInput> = {};
+  for (const a of spec.agents) if (a.alertThresholds) overrides[a.name] = a.alertThresholds;
+  return new MonitoringStack(scope, id, {
+    ...(spec.monitoring as Omit<MonitoringStackProps, 'services'>),
+    namespace: spec.monitoring.namespace ?? spec.namespace,
+    services: services,
+    ...(Object.keys(overrides).length ? { overrides } : {}),
+  } as MonitoringStackProps);
 }

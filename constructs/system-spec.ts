@@ -3,7 +3,9 @@ import { fromReferenceConfig, referenceAgentConfigSchema } from './reference-con
 import { AgentServicePropsInput, agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from './spec';
 import { dns1035Label, dns1123Label, formatPath, labelValue, PropsValidationError } from './validation';
 import {
+  AlertThresholdsInput,
   IngressPeerInput,
+  monitoringAgentShape,
   meshAgentOptionsShape,
   meshOptionsSchema,
   MeshAgentOptionsInput,
@@ -38,6 +40,7 @@ const systemOnlyAgentShape = {
 export const systemAgentSchema = z.strictObject({
   ...agentServicePropsSchema.shape,
   ...meshAgentOptionsShape,
+  ...monitoringAgentShape,
   ...systemOnlyAgentShape,
 });
 
@@ -56,7 +59,7 @@ const systemShape = {
     .optional()
     .describe('Call graph edges as [from, to] pairs; merged with the per-agent `calls`.'),
   mesh: meshOptionsSchema.optional().describe('Mesh-wide options (MeshPolicy).'),
-  monitoring: monitoringOptionsSchema.optional().describe('Monitoring options (MonitoringStack).'),
+  monitoring: monitoringOptionsSchema.optional().describe('Monitoring options (MonitoringStack); false for none.'),
 };
 
 /**
@@ -90,6 +93,8 @@ export interface SystemAgent {
   readonly mesh: MeshAgentOptionsInput;
   /** Callers from outside the system. */
   readonly ingress?: IngressPeerInput;
+  /** Alert thresholds of this agent (MonitoringStack `overrides`). */
+  readonly alertThresholds?: AlertThresholdsInput;
 }
 
 /** A parsed, checked system spec. */
@@ -245,6 +250,10 @@ export function toConstructIssues(e: PropsValidationError, spec: SystemSpec, age
       const p = agent.form === 'reference' ? referencePath(fieldPath, message, true) : fieldPath;
       return { path: ['agents', agent.index, ...p], message, atKey: atKey && agent.form !== 'reference' };
     }
+    if (fieldPath[0] === 'overrides' && typeof fieldPath[1] === 'string') {
+      const target = spec.agents.find((a) => a.name === fieldPath[1]);
+      if (target) return { path: ['agents', target.index, 'alertThresholds', ...fieldPath.slice(2)], message, atKey };
+    }
     if (fieldPath[0] === 'agents' && typeof fieldPath[1] === 'string') {
       const target = spec.agents.find((a) => a.name === fieldPath[1]);
       if (target) return { path: ['agents', target.index, ...(target.form === 'reference' ? referenceMeshPath(fieldPath.slice(2)) : fieldPath.slice(2))], message, atKey };
@@ -325,7 +334,7 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
   const props: Record<string, unknown> = {};
   const mesh: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (k === 'calls' || k === 'ingress') continue;
+    if (k === 'calls' || k === 'ingress' || k === 'alertThresholds') continue;
     if (k === 'canary') {
       // One canary block: the Deployment (image, version, replicas) and the mesh weight.
       const { service, mesh: meshCanary } = splitCanary(v as never);
@@ -344,7 +353,7 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
     issues.push(...fromZod(checked.error.issues, path, agentServicePropsSchema));
     return undefined;
   }
-  return { name: String(d.name), index, form: 'camelCase', props: withSystem, mesh: mesh as MeshAgentOptionsInput, ingress: d.ingress as IngressPeerInput | undefined };
+  return { name: String(d.name), index, form: 'camelCase', props: withSystem, mesh: mesh as MeshAgentOptionsInput, ingress: d.ingress as IngressPeerInput | undefined, alertThresholds: d.alertThresholds as AlertThresholdsInput | undefined };
 }
 
 // camelCase AgentService prop paths back to the reference fields they came from.
@@ -388,8 +397,15 @@ export function fromZod(zodIssues: readonly z.core.$ZodIssue[], prefix: readonly
     } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
       out.push({ path, message: `missing required field (expected ${issue.expected})` });
     } else if (issue.code === 'invalid_union') {
-      // A field that takes several shapes (e.g. `sidecar: true | {...}`): name them.
-      out.push({ path, message: `${issue.message}: expected one of ${unionShapes(root, issue.path as (string | number)[])}` });
+      // A field that takes several shapes (e.g. `sidecar: true | {...}`). When the value has the
+      // right type for exactly one shape, report that shape's problems (unknown keys, ...).
+      const options = (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+      const typeMatches = options.filter((errs) => !errs.some((e) => e.path.length === 0 && (e.code === 'invalid_type' || e.code === 'invalid_value')));
+      if (typeMatches.length === 1 && typeMatches[0].length > 0) {
+        out.push(...fromZod(typeMatches[0].map((e) => ({ ...e, path: [...issue.path, ...e.path] })) as z.core.$ZodIssue[], prefix, root));
+      } else {
+        out.push({ path, message: `${issue.message}: expected one of ${unionShapes(root, issue.path as (string | number)[])}` });
+      }
     } else {
       out.push({ path, message: issue.message });
     }
