@@ -54,7 +54,7 @@ Options:
   -v, --version        Print the version.
 
 The system file (YAML 1.2, one document):
-  name: support            # system name (app.kubernetes.io/part-of). Default: multi-agents
+  name: support            # system name (app.kubernetes.io/part-of). Default: the namespace, else multi-agents
   namespace: agents        # namespace of every agent. Default: the system name
   agents:                  # camelCase (AgentService props) or the reference form (agent_id, ...)
     - name: planner

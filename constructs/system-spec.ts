@@ -52,7 +52,7 @@ export const referenceSystemAgentSchema = z.strictObject({
 
 /** Keys of the system document itself. */
 const systemShape = {
-  name: labelValue().min(1).optional().describe('System name: `app.kubernetes.io/part-of` of every object and the output file name. Default: "multi-agents".'),
+  name: labelValue().min(1).optional().describe('System name: `app.kubernetes.io/part-of` of every object and the output file name. Default: the namespace, else "multi-agents".'),
   namespace: dns1123Label().optional().describe('Namespace of every agent. Default: the system name.'),
   calls: z
     .array(z.tuple([agentRef(), agentRef()]))
@@ -152,7 +152,7 @@ export function parseSystemSpec(input: unknown): SystemParseResult {
   }
   const top = z.strictObject({ ...systemShape, agents: z.array(z.unknown()).min(1, 'a system needs at least one agent') }).safeParse(input);
   if (!top.success) issues.push(...fromZod(top.error.issues, [], systemSpecSchema));
-  const name = typeof input.name === 'string' ? input.name : DEFAULT_SYSTEM_NAME;
+  const name = typeof input.name === 'string' ? input.name : typeof input.namespace === 'string' ? input.namespace : DEFAULT_SYSTEM_NAME;
   const namespace = typeof input.namespace === 'string' ? input.namespace : name;
 
   const rawAgents = Array.isArray(input.agents) ? input.agents : [];

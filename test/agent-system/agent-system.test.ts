@@ -104,6 +104,59 @@ describe('AgentSystem on examples/system.yaml', () => {
   test('SLOs reach the agent specs (read by the monitoring stack)', () => {
     expect(system.agentSpecs.filter((s) => s.slo).map((s) => s.name)).toEqual(['gateway', 'planner', 'researcher', 'retriever', 'coder', 'writer']);
   });
+
+  test('monitoring: one ServiceMonitor, PrometheusRule and dashboard for the system, with its options', () => {
+    expect(system.monitoring).toBeDefined();
+    const rule = m.get('PrometheusRule', 'research-assistant-agents', 'research') as any;
+    expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
+    const rules = rule.spec.groups.flatMap((g: any) => g.rules);
+    // Per-agent alertThresholds become the stack's overrides: a threshold series for retriever.
+    expect(rules).toContainEqual(expect.objectContaining({ record: 'agent:error_ratio:threshold', expr: 'vector(0.02)', labels: expect.objectContaining({ agent: 'retriever' }) }));
+    expect(rules.filter((r: any) => r.alert).every((r: any) => r.labels.tenant === 'research')).toBe(true);
+    // SLO burn-rate alerts exist for the agents with an SLO.
+    expect(JSON.stringify(rules)).toContain('slo_objective');
+    const monitor = m.get('ServiceMonitor', 'research-assistant-agents') as any;
+    expect(monitor.spec.selector.matchLabels['app.kubernetes.io/part-of']).toBe('research-assistant');
+    const dashboard = m.get('ConfigMap', 'research-assistant-agents-dashboard') as any;
+    expect(dashboard.metadata.annotations).toEqual({ grafana_folder: 'Agents' });
+  });
+});
+
+describe('AgentSystem monitoring switches', () => {
+  const agents = [{ name: 'a', image: 'ghcr.io/acme/a:1.0.0' }];
+  const kinds = (props: AgentSystemProps) => {
+    const c = chart();
+    const s = new AgentSystem(c, 'sys', props);
+    return { s, kinds: synthObjects(c).objects.map((o) => o.kind) };
+  };
+
+  test('monitoring: false builds none', () => {
+    const { s, kinds: k } = kinds({ agents, monitoring: false });
+    expect(s.monitoring).toBeUndefined();
+    expect(k).not.toContain('PrometheusRule');
+  });
+
+  test('no agent runs the sidecar: nothing to scrape, so no monitoring (and no error)', () => {
+    const { s, kinds: k } = kinds({ agents: [{ ...agents[0], sidecar: false }] });
+    expect(s.monitoring).toBeUndefined();
+    expect(k).not.toContain('ServiceMonitor');
+  });
+
+  test('monitoring objects go to the system namespace unless monitoring.namespace says otherwise', () => {
+    const c = chart();
+    new AgentSystem(c, 'sys', { namespace: 'agents', agents, monitoring: { namespace: 'monitoring' } });
+    expect(synthObjects(c).get('PrometheusRule', 'agents-agents').metadata?.namespace).toBe('monitoring');
+    const c2 = chart('other');
+    new AgentSystem(c2, 'sys', { namespace: 'agents', agents });
+    expect(synthObjects(c2).get('PrometheusRule', 'agents-agents').metadata?.namespace).toBe('agents');
+  });
+
+  test('bad monitoring options are reported under monitoring, with a did-you-mean', () => {
+    expect(systemErrors({ agents, monitoring: { thresholds: { errorRatio: 2 }, dashbaord: false } } as AgentSystemProps)).toEqual([
+      'monitoring.thresholds.errorRatio: Too big: expected number to be <1',
+      'monitoring.dashbaord: unknown field "dashbaord"; did you mean "dashboard"?',
+    ]);
+  });
 });
 
 describe('AgentSystem from TypeScript', () => {

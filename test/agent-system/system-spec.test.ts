@@ -36,6 +36,8 @@ describe('parseSystemSpec: camelCase form', () => {
     expect(s.name).toBe('multi-agents');
     expect(s.namespace).toBe('multi-agents');
     expect(s.agents[0]).toMatchObject({ name: 'planner', index: 0, form: 'camelCase', props: { name: 'planner', image: IMAGE, system: 'multi-agents', namespace: 'multi-agents' } });
+    const nsOnly = ok({ namespace: 'agents', agents: [{ name: 'planner', image: IMAGE }] });
+    expect([nsOnly.name, nsOnly.namespace]).toEqual(['agents', 'agents']);
   });
 
   test('per-agent mesh options are split from AgentService props; canary carries both', () => {
