@@ -26,6 +26,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const VALUE_BYTES = 256;
 const FILL_ENTRIES = 100_000;
 const MB = 1024 * 1024;
+/** The node flags sidecar/Dockerfile runs the sidecar with (CMD and NODE_OPTIONS): measure what ships. */
+const SIDECAR_NODE_FLAGS = (process.env.BENCH_SIDECAR_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=192').split(' ').filter(Boolean);
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -45,6 +47,16 @@ function rss(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) the process has used: /proc/<pid>/stat fields 14 and 15, 100 Hz ticks. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }
@@ -87,6 +99,7 @@ async function startSidecar(extra = ['--cache-max-entries', '200000', '--cache-m
   const child = spawn(
     process.execPath,
     [
+      ...SIDECAR_NODE_FLAGS,
       CLI,
       '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort),
       '--api-host', '127.0.0.1', '--api-port', String(apiPort),
@@ -104,12 +117,16 @@ async function startSidecar(extra = ['--cache-max-entries', '200000', '--cache-m
 async function load(name, pid, opts) {
   let peak = rss(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 100);
+  const cpu0 = cpuSeconds(pid);
   const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION, ...opts });
+  const cpu = cpuSeconds(pid) - cpu0;
   clearInterval(sampler);
   peak = Math.max(peak, rss(pid));
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) console.error(`  ! ${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
-  return { name, reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, peakRssMb: peak / MB, bad };
+  // Server CPU per request: robust on a shared machine where req/s also measures the neighbours.
+  const cpuUsPerReq = result.requests.total > 0 ? (cpu * 1e6) / result.requests.total : 0;
+  return { name, reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, peakRssMb: peak / MB, bad, cpuUsPerReq, cpuShare: cpu / DURATION };
 }
 
 function sketchAccuracy() {
@@ -171,23 +188,28 @@ async function main() {
   const filledRss = rss(sc.child.pid);
 
   const results = [];
-  // Same client work for both: a rotating path built per request by setupRequest.
-  let bareIndex = 0;
-  results.push(
-    await load('bare node:http GET, rotating paths (256 B body)', bare.child.pid, {
-      url: bare.url,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/cache/bench/k${(bareIndex++ * 7919) % FILL_ENTRIES}` }) }],
-    }),
-  );
-  results.push(await load('bare node:http GET, one path', bare.child.pid, { url: `${bare.url}/v1/cache/bench/k1` }));
-  results.push(await load('sidecar cache GET hit, one key', sc.child.pid, { url: `${sc.api}/v1/cache/bench/k1` }));
-  let getIndex = 0;
-  results.push(
-    await load('sidecar cache GET hit, rotating keys (256 B value)', sc.child.pid, {
-      url: sc.api,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/cache/bench/k${(getIndex++ * 7919) % FILL_ENTRIES}` }) }],
-    }),
-  );
+  // The GET comparisons run interleaved, twice, keeping each scenario's best run: on a shared
+  // machine a neighbour's burst then cannot decide the ratio alone.
+  // Same client work for both sides: a rotating path built per request by setupRequest.
+  const rotating = (base) => {
+    let i = 0;
+    return { url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/cache/bench/k${(i++ * 7919) % FILL_ENTRIES}` }) }] };
+  };
+  const getScenarios = [
+    ['bare node:http GET, rotating paths (256 B body)', bare.child.pid, () => rotating(bare.url)],
+    ['bare node:http GET, one path', bare.child.pid, () => ({ url: `${bare.url}/v1/cache/bench/k1` })],
+    ['sidecar cache GET hit, one key', sc.child.pid, () => ({ url: `${sc.api}/v1/cache/bench/k1` })],
+    ['sidecar cache GET hit, rotating keys (256 B value)', sc.child.pid, () => rotating(sc.api)],
+  ];
+  const best = [];
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < getScenarios.length; i++) {
+      const [name, pid, opts] = getScenarios[i];
+      const r = await load(name, pid, opts());
+      if (!best[i] || r.reqPerSec > best[i].reqPerSec) best[i] = r;
+    }
+  }
+  results.push(...best);
   let putIndex = 0;
   results.push(
     await load('sidecar cache PUT (256 B value)', sc.child.pid, {
@@ -232,14 +254,15 @@ async function main() {
   console.log('');
   console.log(`## Sidecar benchmark — ${startedAt.toISOString()}`);
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, ${os.platform()} ${os.release()}, node ${process.version}`);
-  console.log(`autocannon: ${CONNECTIONS} connections, keep-alive, pipelining 1, ${DURATION} s per run, loopback; servers in their own processes`);
+  console.log(`autocannon: ${CONNECTIONS} connections, keep-alive, pipelining 1, ${DURATION} s per run, loopback; servers in their own processes; sidecar node flags: ${SIDECAR_NODE_FLAGS.join(' ') || '(none)'}`);
   console.log('');
-  console.log('| scenario | req/s | x bare | records/s | p50 ms | p99 ms | peak RSS MB |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const cpuBase = (r) => (r.name.includes('one key') ? results[1].cpuUsPerReq : results[0].cpuUsPerReq);
+  console.log('| scenario | req/s | x bare (req/s) | server CPU µs/req | x bare (CPU) | records/s | p50 ms | p99 ms | peak RSS MB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const records = r === batchResult ? r.reqPerSec * 100 : r.name.includes('1 execution') ? r.reqPerSec : undefined;
     console.log(
-      `| ${r.name} | ${fmt(r.reqPerSec)} | ${fmt(r.reqPerSec / ratioBase(r), 2)} | ${records ? fmt(records) : ''} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb, 1)} |`,
+      `| ${r.name} | ${fmt(r.reqPerSec)} | ${fmt(r.reqPerSec / ratioBase(r), 2)} | ${fmt(r.cpuUsPerReq, 1)} | ${fmt(cpuBase(r) / r.cpuUsPerReq, 2)} | ${records ? fmt(records) : ''} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb, 1)} |`,
     );
   }
   console.log('');
@@ -253,6 +276,8 @@ async function main() {
   for (const r of sketch.rows) console.log(`| p${r.q * 100} | ${fmt(r.exact, 2)} | ${fmt(r.approx, 2)} | ${fmt(r.relErr * 100, 3)}% |`);
 
   const targets = [
+    ['cache GET >= 0.8x bare capacity (server CPU per request, rotating keys)', results[0].cpuUsPerReq / results[3].cpuUsPerReq >= 0.8, `${fmt(results[0].cpuUsPerReq / results[3].cpuUsPerReq, 2)}x`],
+    ['cache GET >= 0.8x bare capacity (server CPU per request, one key)', results[1].cpuUsPerReq / results[2].cpuUsPerReq >= 0.8, `${fmt(results[1].cpuUsPerReq / results[2].cpuUsPerReq, 2)}x`],
     ['cache GET >= 0.8x bare req/s (rotating keys)', results[3].reqPerSec / results[0].reqPerSec >= 0.8, `${fmt(results[3].reqPerSec / results[0].reqPerSec, 2)}x`],
     ['cache GET >= 0.8x bare req/s (one key)', results[2].reqPerSec / results[1].reqPerSec >= 0.8, `${fmt(results[2].reqPerSec / results[1].reqPerSec, 2)}x`],
     ['cache GET p99 < 5 ms', Math.max(results[2].p99, results[3].p99) < 5, `${Math.max(results[2].p99, results[3].p99)} ms`],

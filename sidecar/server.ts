@@ -9,6 +9,7 @@
  * the cache limits, the label caps, the body limit and a global budget for buffered bodies.
  */
 import * as http from 'node:http';
+import * as v8 from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import pino, { Logger } from 'pino';
 import { SidecarCache } from './cache';
@@ -36,6 +37,9 @@ class HttpError extends Error {
     super(message);
   }
 }
+
+/** Heap the sidecar needs besides the cache and buffered bodies: code, series, parsed batches. */
+const HEAP_BASELINE_BYTES = 64 * 1024 * 1024;
 
 /** Bytes of an over-limit body discarded before the connection is cut. */
 const MAX_DRAIN_BYTES = 8 * 1024 * 1024;
@@ -132,6 +136,7 @@ export class Sidecar {
           resolve((s.address() as AddressInfo).port);
         });
       });
+    this.checkHeapLimit();
     const metricsPort = await listen(this.metricsServer, this.config.metricsPort, this.config.metricsHost);
     const apiPort = await listen(this.apiServer, this.config.apiPort, this.config.apiHost);
     this.ready = true;
@@ -146,6 +151,21 @@ export class Sidecar {
       'listening',
     );
     return { metricsPort, apiPort };
+  }
+
+  /**
+   * Warns when a full cache plus working memory may not fit the V8 heap limit
+   * (--max-old-space-size): the process would then die of heap exhaustion instead of evicting.
+   */
+  private checkHeapLimit(): void {
+    const limit = v8.getHeapStatistics().heap_size_limit;
+    const needed = this.config.cacheMaxBytes + this.bodyBudget + HEAP_BASELINE_BYTES;
+    if (needed > limit) {
+      this.log.warn(
+        { heapLimitBytes: limit, cacheMaxBytes: this.config.cacheMaxBytes, neededBytes: needed },
+        'the V8 heap limit is below cache max bytes + working memory: raise --max-old-space-size or lower --cache-max-bytes',
+      );
+    }
   }
 
   get isReady(): boolean {

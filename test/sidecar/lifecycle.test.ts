@@ -69,6 +69,23 @@ describe('command line', () => {
     expect(r.stdout).toMatch(/--api-host <host>\s+\[env SIDECAR_API_HOST, default 127\.0\.0\.1\]/);
   });
 
+  test('a cache that cannot fit the V8 heap limit is reported at startup', async () => {
+    const sc = await startSidecar(['--cache-max-bytes', String(512 * 1024 * 1024)], { NODE_OPTIONS: '--max-old-space-size=128', SIDECAR_LOG_LEVEL: 'info' });
+    try {
+      const warn = sc.logLines().find((l) => l.level === 'warn' && /heap limit/.test(l.msg));
+      expect(warn).toMatchObject({ cacheMaxBytes: 512 * 1024 * 1024 });
+      expect(warn.heapLimitBytes).toBeLessThan(512 * 1024 * 1024);
+    } finally {
+      await sc.stop();
+    }
+    const ok = await startSidecar([], { SIDECAR_LOG_LEVEL: 'info' });
+    try {
+      expect(ok.logLines().some((l) => /heap limit/.test(l.msg ?? ''))).toBe(false);
+    } finally {
+      await ok.stop();
+    }
+  });
+
   test('a port already in use is a clean startup failure', async () => {
     const sc = await startSidecar();
     try {
