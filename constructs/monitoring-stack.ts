@@ -21,6 +21,7 @@ import { SIDECAR_PATHS } from '../sidecar/contract';
 import { AgentService } from './agent-service';
 import { agentDashboard, Dashboard, dashboardUid } from './dashboards';
 import {
+  ALERT_NAMES,
   AlertDefinition,
   isAlertingRule,
   metricRelabelings,
@@ -39,7 +40,7 @@ import {
 } from './rules';
 import { systemsOf } from './rules/context';
 import { AgentSpec, MANAGED_BY } from './spec';
-import { dns1123Label, duration, labelMap, parseProps } from './validation';
+import { dns1123Label, duration, labelMap, parseProps, PropsValidationError } from './validation';
 
 /** How Prometheus discovers the sidecars. */
 export enum ScrapeKind {
@@ -155,10 +156,21 @@ export class MonitoringStack extends Construct {
     if (bySystem.size === 0) {
       throw new Error(`${this.node.path}: services: none of the agents runs the sidecar, so there is nothing to scrape`);
     }
+    const monitored = [...bySystem.values()].flat();
+    const problems: string[] = [];
+    for (const key of Object.keys(p.overrides ?? {})) {
+      if (!monitored.some((s) => s.name === key || `${s.namespace}/${s.name}` === key)) {
+        problems.push(`overrides.${key}: no monitored agent is named "${key}" (agents: ${monitored.map((s) => s.name).join(', ')})`);
+      }
+    }
+    (p.customAlerts ?? []).forEach((a, i) => {
+      if ((ALERT_NAMES as readonly string[]).includes(a.alert)) problems.push(`customAlerts[${i}].alert: "${a.alert}" is a built-in alert name`);
+    });
+    if (problems.length > 0) throw new PropsValidationError(this.node.path, problems);
     const namespace = p.namespace ?? chart.namespace ?? all[0].namespace;
     const options: MonitoringOptions = pickOptions(props);
     this.options = options;
-    this.specs = [...bySystem.values()].flat();
+    this.specs = monitored;
     const labels = { 'app.kubernetes.io/managed-by': MANAGED_BY, 'app.kubernetes.io/component': 'monitoring', ...(p.labels ?? {}) };
     const dash = p.dashboard === false ? undefined : p.dashboard === true || p.dashboard === undefined ? {} : p.dashboard;
     const interval = p.interval ?? '30s';

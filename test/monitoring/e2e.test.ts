@@ -209,5 +209,14 @@ describeWithBinary('prometheus', 'monitoring end to end: real sidecar, real Prom
       if (result.length === 0) empty.push(`${panel}: ${q}`);
     }
     expect(empty).toEqual([]);
+    // Template variables: label_values(<selector>, <label>) must find values too.
+    const d = agentDashboard(SPECS, OPTIONS);
+    for (const v of d.templating?.list ?? []) {
+      if (v.type !== 'query') continue;
+      const m = /^label_values\((.+), (\w+)\)$/.exec(String(v.query));
+      expect(m).not.toBeNull();
+      const values = await prom!.query(`count by (${m![2]}) (${m![1].split('$namespace').join('.*')})`);
+      expect(values.map((r) => r.metric[m![2]]).sort()).toEqual(v.name === 'agent' ? ['coder', 'planner'] : ['agents']);
+    }
   }, 30000);
 });

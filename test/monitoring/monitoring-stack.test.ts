@@ -1,7 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { AgentService } from '../../constructs/agent-service';
 import { MonitoringStack, ScrapeKind } from '../../constructs/monitoring-stack';
-import { rateOfChangeAlert } from '../../constructs/rules';
+import { rateOfChangeAlert, thresholdAlert } from '../../constructs/rules';
 import { validateManifests } from '../../testing/validate';
 
 const MONITORING_KINDS = ['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'GrafanaDashboard'];
@@ -144,6 +144,11 @@ describe('MonitoringStack', () => {
     expect(() => new MonitoringStack(c, 'm4', { services: svcs, runbookUrl: 'https://x/runbook' })).toThrow(/m4: runbookUrl: must contain \{alert\}/);
     expect(() => new MonitoringStack(c, 'm5', { services: svcs, disabledAlerts: ['AgentBored' as never] })).toThrow(/m5: disabledAlerts\[0\]/);
     expect(() => new MonitoringStack(c, 'm6', { services: svcs, scrapeInterval: '5s' } as never)).toThrow(/m6: unknown field "scrapeInterval"/);
+    expect(() => new MonitoringStack(c, 'm7', { services: svcs, overrides: { plannr: { errorRatio: 0.1 } } })).toThrow(/m7: overrides.plannr: no monitored agent is named "plannr"/);
+    expect(() => new MonitoringStack(c, 'm8', { services: svcs, customAlerts: [thresholdAlert({ name: 'AgentDown', expr: 'up', threshold: 0, summary: 's', description: 'd' })] })).toThrow(
+      /m8: customAlerts\[0\].alert: "AgentDown" is a built-in alert name/,
+    );
+    expect(() => new MonitoringStack(c, 'm9', { services: svcs, overrides: { 'multi-agents/coder': { restarts: 10 } } })).not.toThrow();
   });
 
   test('deterministic output', () => {
