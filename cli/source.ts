@@ -47,8 +47,9 @@ export function loadSystemFile(file: string, cwd = process.cwd()): LoadResult {
 /** Parses YAML text; syntax errors become diagnostics with their line and column. */
 export function parseSystemText(file: string, text: string): LoadResult {
   const lineCounter = new LineCounter();
-  // YAML 1.2 core schema: `yes`/`no`/`on` stay strings, duplicate keys are errors.
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true, version: '1.2' });
+  // YAML 1.2 core schema: `yes`/`no`/`on` stay strings, duplicate keys are errors; merge keys
+  // (`<<: *defaults`) are allowed so agents can share settings.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true, version: '1.2', merge: true });
   const lines = text.split(/\r?\n/);
   const at = (offset: number, message: string, field?: string): Diagnostic => {
     const { line, col } = lineCounter.linePos(offset);

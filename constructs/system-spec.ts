@@ -135,6 +135,8 @@ export class SystemSpecError extends Error {
 }
 
 const DEFAULT_SYSTEM_NAME = 'multi-agents';
+/** Prefix of top-level keys that the spec ignores (room for YAML anchors). */
+export const EXTENSION_PREFIX = 'x-';
 
 const CAMEL_AGENT_KEYS = Object.keys(systemAgentSchema.shape);
 const REFERENCE_AGENT_KEYS = Object.keys(referenceSystemAgentSchema.shape);
@@ -145,11 +147,13 @@ const SYSTEM_KEYS = Object.keys(systemSpecSchema.shape);
  * cross-field rules), unique agent ids, and a call graph that names only known agents.
  * Never throws on bad input; returns every issue found.
  */
-export function parseSystemSpec(input: unknown): SystemParseResult {
+export function parseSystemSpec(raw: unknown): SystemParseResult {
   const issues: SpecIssue[] = [];
-  if (!isPlainObject(input)) {
-    return { success: false, issues: [{ path: [], message: `expected a mapping with "agents" (and optionally ${SYSTEM_KEYS.filter((k) => k !== 'agents').map((k) => `"${k}"`).join(', ')}), got ${describe(input)}` }] };
+  if (!isPlainObject(raw)) {
+    return { success: false, issues: [{ path: [], message: `expected a mapping with "agents" (and optionally ${SYSTEM_KEYS.filter((k) => k !== 'agents').map((k) => `"${k}"`).join(', ')}), got ${describe(raw)}` }] };
   }
+  // Top-level `x-` keys are free for YAML anchors (`x-defaults: &defaults {...}`) and ignored.
+  const input = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith(EXTENSION_PREFIX)));
   const top = z.strictObject({ ...systemShape, agents: z.array(z.unknown()).min(1, 'a system needs at least one agent') }).safeParse(input);
   if (!top.success) issues.push(...fromZod(top.error.issues, [], systemSpecSchema));
   const name = typeof input.name === 'string' ? input.name : typeof input.namespace === 'string' ? input.namespace : DEFAULT_SYSTEM_NAME;
@@ -573,6 +577,7 @@ export function systemSpecJsonSchema(): Record<string, unknown> {
     title: 'cdk8s-agents system spec',
     description: 'A whole agent system: agents (camelCase or the reference snake_case form), call graph, mesh and monitoring. Used by `cdk8s-agents synth|validate` and the AgentSystem construct.',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+    patternProperties: { [`^${EXTENSION_PREFIX}`]: { description: 'Ignored: room for YAML anchors shared by agents (`<<: *defaults`).' } },
   };
 }
 

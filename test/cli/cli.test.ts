@@ -42,6 +42,29 @@ describe('cdk8s-agents validate: good input', () => {
     expect(r.stdout).toMatch(/valid \(10 agents, \d+ calls, \d+ objects, checked against the Kubernetes and CRD schemas\)/);
   });
 
+  test('agents can share settings through x- anchors and merge keys', () => {
+    const dir = tmpdir();
+    writeFile(dir, 'system.yaml', `x-defaults: &defaults
+  team: agents-core
+  autoscaling: { metric: inflight, targetPerReplica: 4 }
+agents:
+  - <<: *defaults
+    name: planner
+    image: ghcr.io/acme/planner:1.0.0
+  - <<: *defaults
+    name: worker
+    image: ghcr.io/acme/worker:1.0.0
+    autoscalng: {}
+`);
+    // The typo is found in the agent that has it, at its own line.
+    const bad = cli(['validate', 'system.yaml'], { cwd: dir });
+    expect(diagnostics(bad.stderr)).toEqual(['system.yaml:11:5: agents[1].autoscalng: unknown field "autoscalng"; did you mean "autoscaling"?']);
+    writeFile(dir, 'system.yaml', fs.readFileSync(path.join(dir, 'system.yaml'), 'utf8').replace('    autoscalng: {}\n', ''));
+    expect(cli(['synth', 'system.yaml', '--out', 'out'], { cwd: dir }).code).toBe(0);
+    const text = fs.readFileSync(path.join(dir, 'out', 'multi-agents.yaml'), 'utf8');
+    expect(text.match(/^kind: ScaledObject$/gm)).toHaveLength(2);
+  });
+
   test('--quiet prints nothing on success', () => {
     const dir = tmpdir();
     writeFile(dir, 'system.yaml', GOOD);
