@@ -66,7 +66,8 @@ The system file (YAML 1.2, one document):
       tag: 2.0.1
   calls: [[planner, researcher]]   # edges may also be listed here
   mesh: {...}              # MeshPolicy options
-  monitoring: {...}        # MonitoringStack options
+  monitoring: {...}        # MonitoringStack options, or false for none
+  x-defaults: &d {...}     # top-level x- keys are ignored: room for anchors (agents: - <<: *d)
   Run \`cdk8s-agents schema\` for every field.
 
 Errors are printed as <file>:<line>:<column>: <field>: <what is wrong and what is expected>.
@@ -75,7 +76,7 @@ Exit codes:
   0   success
   1   invalid input: the file cannot be read, is not valid YAML, or is not a valid system
       (or --out holds a kustomization.yaml that cdk8s-agents did not write)
-  2   usage error: unknown command or option, missing or extra argument
+  2   usage error: unknown command or option, missing or extra argument, --out is a file
   70  internal error: a bug in cdk8s-agents; set CDK8S_AGENTS_DEBUG=1 for the stack trace
 
 Environment:
