@@ -94,7 +94,7 @@ async function startBare() {
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startSidecar(extra = ['--cache-max-entries', '200000', '--cache-max-bytes', String(256 * MB), '--max-batch-size', '10000']) {
+async function startSidecar(extra = ['--cache-max-entries', '200000', '--cache-max-bytes', String(100 * MB), '--max-batch-size', '10000']) {
   const [metricsPort, apiPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
