@@ -1,16 +1,93 @@
 import { Construct } from 'constructs';
-import { AgentService } from './agent-service';
+import { AgentCanary, AgentService, AgentServiceProps } from './agent-service';
+import { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from './mesh-policy';
+import { MonitoringStackProps } from './monitoring-stack';
+import { ReferenceAgentConfig } from './reference-config';
+import { AlertName, AlertThresholds } from './rules/options';
 import { AgentSpec } from './spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
 import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './system-integration';
 import { PropsValidationError } from './validation';
 
+/** The canary of a system agent: its Deployment and the share of traffic the mesh sends it. */
+export interface SystemAgentCanary extends AgentCanary {
+  /** Percent of the agent's traffic routed to the canary (0-100). @default none (routes may still select the canary subset) */
+  readonly weight?: number;
+}
+
+/** One agent of a system in the camelCase form: AgentService props plus its mesh and alert options. */
+export interface SystemAgentProps extends Omit<AgentServiceProps, 'name' | 'canary'>, Omit<MeshAgentOptions, 'canary'> {
+  /** Agent id: name of its Deployment, Service and ServiceAccount (DNS-1035, at most 50 characters). */
+  readonly name: string;
+  /** Agents this agent calls; the mesh denies every call that is not declared. @default none */
+  readonly calls?: string[];
+  /** Workloads outside the system allowed to call this agent (an ingress gateway). @default none */
+  readonly ingress?: MeshIngressPeer;
+  /** Alert thresholds of this agent, overriding `monitoring.thresholds`. @default the system-wide thresholds */
+  readonly alertThresholds?: AlertThresholds;
+  /** A canary Deployment and its traffic weight. @default none */
+  readonly canary?: SystemAgentCanary;
+}
+
+/** The reference design's routing rule (one VirtualService http entry). */
+export interface ReferenceRoutingRule {
+  /** Header matches (`{ exact | prefix | regex }` or a string for exact). @default none */
+  readonly headers?: Record<string, string | { readonly exact?: string; readonly prefix?: string; readonly regex?: string }>;
+  /** URI prefix. @default '/' */
+  readonly path_prefix?: string;
+  /** Must be the agent's port. @default the agent port */
+  readonly port?: number;
+  /** Must be 100 (one destination per rule; split traffic with a canary). @default 100 */
+  readonly weight?: number;
+  /** Istio fault injection. @default none */
+  readonly fault_injection?: {
+    readonly delay?: { readonly fixedDelay: string; readonly percentage: { readonly value: number } };
+    readonly abort?: { readonly httpStatus: number; readonly percentage: { readonly value: number } };
+  };
+  /** Istio retries. @default the mesh defaults */
+  readonly retry_policy?: { readonly attempts?: number; readonly perTryTimeout?: string; readonly retryOn?: string };
+}
+
+/** One agent in the reference design's snake_case form (`agent_id`, `tag`, ...). */
+export type ReferenceSystemAgentProps = ReferenceAgentConfig & {
+  /** Extra routes of the agent. @default none */
+  readonly routing_rules?: ReferenceRoutingRule[];
+  /** Istio simple load balancer. @default the mesh default (LEAST_REQUEST) */
+  readonly load_balancer?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'LEAST_CONN' | 'RANDOM';
+};
+
+/** Mesh-wide options of a system (MeshPolicy props that are not per agent). */
+export type SystemMeshOptions = Omit<MeshPolicyProps, 'services' | 'calls' | 'ingress' | 'agents'>;
+
+/** Monitoring options of a system (MonitoringStack props; per-agent thresholds go on the agents). */
+export type SystemMonitoringOptions = Omit<MonitoringStackProps, 'services' | 'overrides' | 'customAlerts' | 'disabledAlerts'> & {
+  /** Built-in alerts to leave out. @default none */
+  readonly disabledAlerts?: AlertName[];
+};
+
 /**
- * Props of AgentSystem: the system spec itself (see `systemSpecSchema`, exported as JSON
- * Schema in schemas/system.schema.json). Agents may be written in our camelCase form or
- * in the reference design's snake_case form (`agent_id`, `tag`, `environment`, ...).
+ * Props of AgentSystem: the system spec (`systemSpecSchema`, exported as JSON Schema in
+ * schemas/system.schema.json). Each agent is in our camelCase form or in the reference
+ * design's snake_case form.
  */
-export type AgentSystemProps = SystemSpecInput;
+export interface AgentSystemProps {
+  /** System name: `app.kubernetes.io/part-of` of every object. @default the namespace, else 'multi-agents' */
+  readonly name?: string;
+  /** Namespace of every agent and of the mesh objects. @default the system name */
+  readonly namespace?: string;
+  /** The agents (at least one). */
+  readonly agents: Array<SystemAgentProps | ReferenceSystemAgentProps>;
+  /** Call graph edges `[from, to]`, merged with each agent's `calls`. @default none */
+  readonly calls?: Array<[string, string]>;
+  /** Mesh-wide options. @default the MeshPolicy defaults */
+  readonly mesh?: SystemMeshOptions;
+  /** Monitoring options; `false` for none. @default the MonitoringStack defaults */
+  readonly monitoring?: false | SystemMonitoringOptions;
+}
+
+// Keep the documented interface and the zod schema in step at compile time.
+type Assert<T extends true> = T;
+export type _SystemPropsMatchSchema = Assert<AgentSystemProps extends SystemSpecInput ? true : false>;
 
 /**
  * A whole agent system from one spec: an AgentService per agent, the MeshPolicy with the

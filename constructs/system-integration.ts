@@ -19,7 +19,7 @@ const { canary: meshCanarySchema, ...meshAgentRest } = agentOptionsSchema.shape;
 /** Canary of a system agent: the AgentService canary Deployment plus the mesh traffic weight. */
 export const systemCanarySchema = z.strictObject({
   ...canarySchema.shape,
-  weight: (meshCanarySchema as z.ZodOptional<z.ZodObject>).unwrap().shape.weight.optional()
+  weight: meshCanarySchema.unwrap().shape.weight.optional()
     .describe('Percent of traffic the mesh sends to the canary (0-100). Default: none (routes may still select the canary subset).'),
 });
 
@@ -39,7 +39,7 @@ export type MeshAgentOptionsInput = z.input<typeof agentOptionsSchema>;
 export const meshOptionsSchema = meshPolicyOptionsSchema.omit({ agents: true });
 export type MeshOptionsInput = z.input<typeof meshOptionsSchema>;
 
-const thresholdsSchema = (monitoringRuleOptionsSchema.shape.thresholds as z.ZodOptional<z.ZodObject>).unwrap();
+const thresholdsSchema = monitoringRuleOptionsSchema.shape.thresholds.unwrap();
 
 /** Per-agent alert thresholds (MonitoringStack `overrides.<agent>`), on a camelCase agent entry. */
 export const monitoringAgentShape = {
