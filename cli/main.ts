@@ -77,6 +77,7 @@ Exit codes:
   1   invalid input: the file cannot be read, is not valid YAML, or is not a valid system
       (or --out holds a kustomization.yaml that cdk8s-agents did not write)
   2   usage error: unknown command or option, missing or extra argument, --out is a file
+      or cannot be written
   70  internal error: a bug in cdk8s-agents; set CDK8S_AGENTS_DEBUG=1 for the stack trace
 
 Environment:
@@ -176,7 +177,15 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       const outDir = path.resolve(io.cwd, values.out ?? 'dist');
       if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out ${values.out}: is a file, expected a folder`);
       const { files, objects } = withSource(source, () => renderSystem(spec, layout, path.basename(file)));
-      const { written, removed } = writeOutput(outDir, files);
+      let result: { written: string[]; removed: string[] };
+      try {
+        result = writeOutput(outDir, files);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (!code) throw e;
+        throw new UsageError(`--out ${values.out ?? 'dist'}: cannot write the output (${code}: ${(e as Error).message.replace(/^\w+: /, '')})`);
+      }
+      const { written, removed } = result;
       const rel = displayPath(io.cwd, outDir);
       log(`${file}: ${spec.agents.length} agents, ${objects} objects -> ${rel}/ (${files.size} files, layout ${layout}; ${written.length} written, ${files.size - written.length} unchanged${removed.length ? `, ${removed.length} stale removed` : ''})\n`);
       return EXIT.ok;

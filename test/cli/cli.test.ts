@@ -259,6 +259,10 @@ describe('usage errors (exit 2), internal errors (exit 70), help', () => {
     const r = cli(['synth', 'system.yaml', '--out', 'dist'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--out dist: is a file, expected a folder/);
+    // A folder that cannot be created is a usage problem too, not an internal error.
+    const nested = cli(['synth', 'system.yaml', '--out', 'dist/sub'], { cwd: dir });
+    expect(nested.code).toBe(2);
+    expect(nested.stderr).toMatch(/--out dist\/sub: cannot write the output \(ENOTDIR/);
   });
 
   test('an unexpected failure exits 70 and says it is a bug; the stack only with CDK8S_AGENTS_DEBUG', () => {
