@@ -122,6 +122,8 @@ export interface SystemMonitoring {
   readonly serviceMonitor?: ServiceMonitor;
   readonly podMonitor?: PodMonitor;
   readonly prometheusRule: PrometheusRule;
+  /** Per-agent constants of systems with more than INVENTORY_CHUNK agents, one object per chunk. */
+  readonly inventoryRules: readonly PrometheusRule[];
   readonly ruleGroups: readonly RuleGroup[];
   readonly dashboard?: Dashboard;
   readonly dashboardConfigMap?: kplus.ConfigMap;
@@ -227,10 +229,16 @@ export class MonitoringStack extends Construct {
       const systemGroups = ruleGroups(specs, options, first ? p.customAlerts ?? [] : []);
       first = false;
       groups.push(...systemGroups);
+      // Large systems: each chunk of per-agent constants gets its own object, so no object
+      // outgrows what `kubectl apply` can store in its last-applied annotation (256 KiB).
+      const inventory = systemGroups.filter((g) => /\.inventory-\d+$/.test(g.name));
       const prometheusRule = new PrometheusRule(this, `${system}PrometheusRule`, {
         metadata: meta(),
-        spec: { groups: systemGroups.map(toOperatorGroup) },
+        spec: { groups: systemGroups.filter((g) => !inventory.includes(g)).map(toOperatorGroup) },
       });
+      const inventoryRules = inventory.map(
+        (g, i) => new PrometheusRule(this, `${system}PrometheusRuleInventory${i + 1}`, { metadata: meta(`-inventory-${i + 1}`), spec: { groups: [toOperatorGroup(g)] } }),
+      );
 
       let dashboard: Dashboard | undefined;
       let dashboardConfigMap: kplus.ConfigMap | undefined;
@@ -272,7 +280,7 @@ export class MonitoringStack extends Construct {
         });
       }
 
-      systems.push({ system, specs, serviceMonitor, podMonitor, prometheusRule, ruleGroups: systemGroups, dashboard, dashboardConfigMap, grafanaDashboard });
+      systems.push({ system, specs, serviceMonitor, podMonitor, prometheusRule, inventoryRules, ruleGroups: systemGroups, dashboard, dashboardConfigMap, grafanaDashboard });
     }
     this.systems = systems;
     this.ruleGroups = groups;

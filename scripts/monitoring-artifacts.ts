@@ -11,6 +11,7 @@ import { MonitoringStack } from '../constructs/monitoring-stack';
 import {
   alertTableMarkdown,
   BURN_RATE_WINDOWS,
+  INVENTORY_CHUNK,
   recordingTableMarkdown,
   runbookFiles,
   thresholdTableMarkdown,
@@ -72,7 +73,8 @@ Per system (\`app.kubernetes.io/part-of\`) it creates, in the chart's namespace:
 | Object | Name | What |
 | --- | --- | --- |
 | ServiceMonitor (or PodMonitor with \`scrape: ScrapeKind.POD_MONITOR\`) | \`<system>-agents\` | scrapes the sidecar's \`metrics\` port (9464, \`/metrics\`) every \`interval\` (30s) |
-| PrometheusRule | \`<system>-agents\` | groups \`<system>-agents.recording\`, \`.slo\` (agents with an \`slo\`), \`.alerts\` |
+| PrometheusRule | \`<system>-agents\` | groups \`<system>-agents.inventory\` (per-agent constants), \`.recording\`, \`.slo\` (agents with an \`slo\`), \`.alerts\` |
+| PrometheusRule (systems over ${INVENTORY_CHUNK} agents) | \`<system>-agents-inventory-<n>\` | the per-agent constants in chunks of ${INVENTORY_CHUNK} agents, so no object outgrows the 256 KiB that client-side \`kubectl apply\` can annotate |
 | ConfigMap | \`<system>-agents-dashboard\` | the dashboard JSON, labelled \`grafana_dashboard: "1"\` for the Grafana sidecar |
 | GrafanaDashboard (optional) | \`<system>-agents\` | grafana-operator resource loading that ConfigMap |
 | ConfigMap (optional, \`prometheusConfig: true\`) | \`<system>-agents-prometheus\` | plain \`scrape_configs\` (kubernetes_sd) and the rules file, for a Prometheus without the operator |
@@ -148,7 +150,9 @@ SLO options: \`availability\` (percent, required, below 100), \`latencyP95Second
 ## Recording rules
 
 Named \`level:metric:operations\`, aggregated \`by (namespace, system, agent)\` (plus \`cluster\`), so
-alerts and panels share one definition:
+alerts and panels share one definition. Per agent there are only constants (\`agent:info:static\`,
+overridden thresholds, SLO objectives); every other rule is one rule per system, and joins with those
+constants pick thresholds, SLO agents and latency buckets, so 1000 agents do not mean 1000 copies of a rule:
 
 ${recordingTableMarkdown()}
 

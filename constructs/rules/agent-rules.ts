@@ -10,7 +10,7 @@ import {
   agentLabels,
   compareThreshold,
   containerSel,
-  escapeRegex,
+  promRegex,
   infoLabels,
   latencyBucket,
   num,
@@ -21,7 +21,6 @@ import {
   systemsOf,
   thresholdMetric,
   thresholdOf,
-  thresholdOverrides,
   win,
   winSeconds,
 } from './context';
@@ -89,9 +88,6 @@ function recordingGroup(ctx: SystemContext): RuleGroup {
   const w15 = win(ctx, '15m');
   const info = rec(ctx, 'agent:info:static');
   const rules: RecordingRule[] = [];
-
-  // One constant series per agent: what the system should run, with the labels alerts route on.
-  for (const spec of ctx.specs) rules.push({ record: 'agent:info:static', expr: 'vector(1)', labels: infoLabels(ctx, spec) });
 
   rules.push(
     { record: 'agent:up:avg', expr: `avg by (${by}) (up${sel(ctx)})` },
@@ -161,18 +157,48 @@ function recordingGroup(ctx: SystemContext): RuleGroup {
     });
   }
 
-  // Threshold-as-series: one constant per agent that overrides a stack-wide threshold.
-  for (const key of THRESHOLD_KEYS) {
-    for (const spec of thresholdOverrides(ctx, key)) {
-      rules.push({ record: thresholdMetric(key), expr: `vector(${num(thresholdOf(ctx, spec, key))})`, labels: agentLabels(ctx, spec) });
-    }
-  }
-
   rules.push({ record: 'agent:health:score', expr: healthScore(ctx) });
   return group(ctx, `${ctx.system}-agents.recording`, rules);
 }
 
 const THRESHOLD_KEYS: readonly ThresholdName[] = ['errorRatio', 'latencyP95Seconds', 'latencyP99Seconds', 'cpuRatio', 'memoryRatio', 'restarts', 'cacheHitRatio'];
+
+/** Agents per inventory group: keeps each PrometheusRule well under the 256 KiB that client-side `kubectl apply` can annotate. */
+export const INVENTORY_CHUNK = 200;
+
+/**
+ * The per-agent constants, one group per INVENTORY_CHUNK agents: `agent:info:static` (what the
+ * system should run, with the labels alerts route on), thresholds that differ from the
+ * stack-wide ones (threshold-as-series) and SLO objectives. Everything else is per system.
+ */
+function inventoryGroups(ctx: SystemContext): RuleGroup[] {
+  const perAgent = ctx.specs.map((spec) => {
+    const rules: RecordingRule[] = [{ record: 'agent:info:static', expr: 'vector(1)', labels: infoLabels(ctx, spec) }];
+    for (const key of THRESHOLD_KEYS) {
+      const value = thresholdOf(ctx, spec, key);
+      if (value !== ctx.opts.thresholds[key]) rules.push({ record: thresholdMetric(key), expr: `vector(${num(value)})`, labels: agentLabels(ctx, spec) });
+    }
+    if (spec.slo) {
+      rules.push({
+        record: 'agent:slo_objective:ratio',
+        expr: `vector(${num(spec.slo.availability / 100)})`,
+        labels: { ...agentLabels(ctx, spec), slo: 'availability', slo_window: spec.slo.window },
+      });
+      if (spec.slo.latencyP95Seconds !== undefined) {
+        rules.push({
+          record: 'agent:slo_objective:ratio',
+          expr: `vector(${num(LATENCY_SLO_OBJECTIVE)})`,
+          labels: { ...agentLabels(ctx, spec), slo: 'latency', slo_window: spec.slo.window, le: num(latencyBucketOf(spec)) },
+        });
+      }
+    }
+    return rules;
+  });
+  const chunks = Math.ceil(perAgent.length / INVENTORY_CHUNK);
+  return Array.from({ length: chunks }, (_, i) =>
+    group(ctx, `${ctx.system}-agents.inventory${chunks > 1 ? `-${i + 1}` : ''}`, perAgent.slice(i * INVENTORY_CHUNK, (i + 1) * INVENTORY_CHUNK).flat()),
+  );
+}
 
 /**
  * Health score 0-100, the reference design's weights: -50 when no target is up (scaled by the
@@ -208,11 +234,6 @@ function sloWindows(specs: readonly AgentSpec[]): string[] {
   return [...base, ...[...new Set(extra)].sort()];
 }
 
-function agentFilter(ctx: SystemContext, agents: readonly AgentSpec[]): string[] {
-  if (agents.length === ctx.specs.length) return [];
-  return [`agent=~"${[...new Set(agents.map((s) => s.name))].sort().map(escapeRegex).join('|')}"`];
-}
-
 function sloGroup(ctx: SystemContext): RuleGroup | undefined {
   const slo = ctx.specs.filter((s) => s.slo);
   if (slo.length === 0) return undefined;
@@ -220,45 +241,31 @@ function sloGroup(ctx: SystemContext): RuleGroup | undefined {
   const rules: RecordingRule[] = [];
   const { by, on } = ctx;
 
-  for (const spec of slo) {
-    rules.push({
-      record: 'agent:slo_objective:ratio',
-      expr: `vector(${num(spec.slo!.availability / 100)})`,
-      labels: { ...agentLabels(ctx, spec), slo: 'availability', slo_window: spec.slo!.window },
-    });
-  }
-  for (const spec of latency) {
-    rules.push({
-      record: 'agent:slo_objective:ratio',
-      expr: `vector(${num(LATENCY_SLO_OBJECTIVE)})`,
-      labels: { ...agentLabels(ctx, spec), slo: 'latency', slo_window: spec.slo!.window, le: num(latencyBucketOf(spec)) },
-    });
-  }
-
-  const filter = agentFilter(ctx, slo);
+  // Joins with the objective series pick the SLO agents (and each agent's latency bucket), so the
+  // rules stay the same size however many agents have an SLO.
+  const availability = rec(ctx, 'agent:slo_objective:ratio', 'slo="availability"');
   for (const w of sloWindows(slo)) {
     if (w === '5m') continue; // recorded for every agent in the recording group
     const range = win(ctx, w);
     rules.push(
-      { record: `agent:invocations:rate${w}`, expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, ...filter)}[${range}]))` },
+      { record: `agent:invocations:rate${w}`, expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx)}[${range}])) and on(${on}) ${availability}` },
       {
         record: `agent:errors:ratio_rate${w}`,
-        expr: `(sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, ...filter, `${LABELS.outcome}="error"`)}[${range}])) or 0 * ${rec(ctx, `agent:invocations:rate${w}`)}) / ${rec(ctx, `agent:invocations:rate${w}`)}`,
+        expr: `(sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, `${LABELS.outcome}="error"`)}[${range}])) or 0 * ${rec(ctx, `agent:invocations:rate${w}`)}) / ${rec(ctx, `agent:invocations:rate${w}`)}`,
       },
     );
   }
-  // Slow-call ratios, one rule per window and bucket boundary (at most 16 boundaries, not one per agent).
-  const byBucket = new Map<number, AgentSpec[]>();
-  for (const s of latency) byBucket.set(latencyBucketOf(s), [...(byBucket.get(latencyBucketOf(s)) ?? []), s]);
-  for (const w of sloWindows(latency.length ? latency : [])) {
-    if (latency.length === 0) break;
-    for (const [le, agents] of [...byBucket.entries()].sort((a, b) => a[0] - b[0])) {
-      const f = agentFilter(ctx, agents);
+  if (latency.length > 0) {
+    // Share of calls slower than the objective: the bucket whose `le` the objective series names.
+    const les = [...new Set(latency.map(latencyBucketOf))].sort((a, b) => a - b).map(num);
+    const objective = `(0 * ${rec(ctx, 'agent:slo_objective:ratio', 'slo="latency"')} + 1)`;
+    for (const w of sloWindows(latency)) {
+      const range = win(ctx, w);
       rules.push({
         record: `agent:slow_invocations:ratio_rate${w}`,
-        expr: `1 - (sum by (${by}) (rate(${DURATION}_bucket${sel(ctx, ...f, `le="${num(le)}"`)}[${win(ctx, w)}])) / sum by (${by}) (rate(${DURATION}_count${sel(ctx, ...f)}[${win(ctx, w)}])))`,
-        // The boundary the ratio is measured at; also keeps rules of different boundaries distinct.
-        labels: { le: num(le) },
+        expr:
+          `1 - sum by (${by}) (rate(${DURATION}_bucket${sel(ctx, `le=~"${promRegex(les)}"`)}[${range}]) * on(${on}, le) group_left() ${objective})` +
+          ` / sum by (${by}) (rate(${DURATION}_count${sel(ctx)}[${range}]))`,
       });
     }
   }
@@ -391,9 +398,9 @@ function contexts(specs: readonly AgentSpec[], options: MonitoringOptions): Syst
   return [...systemsOf(specs).entries()].map(([system, list]) => systemContext(system, list, opts));
 }
 
-/** Recording rules (`<system>-agents.recording`), one group per system. */
+/** Recording rules: per system the per-agent constants (`<system>-agents.inventory`) and `<system>-agents.recording`. */
 export function recordingRules(specs: readonly AgentSpec[], options: MonitoringOptions = {}): RuleGroup[] {
-  return contexts(specs, options).map(recordingGroup);
+  return contexts(specs, options).flatMap((c) => [...inventoryGroups(c), recordingGroup(c)]);
 }
 
 /** SLO objectives, error-ratio windows and error-budget rules (`<system>-agents.slo`) for agents with an `slo`. */
@@ -412,14 +419,15 @@ export function builtInAlertRules(specs: readonly AgentSpec[], options: Monitori
 }
 
 /**
- * All rule groups, per system in evaluation order: recording, SLO, alerts; then one
- * `custom-alerts` group with `customAlerts` when given.
+ * All rule groups, per system in evaluation order: inventory (per-agent constants, in chunks
+ * of INVENTORY_CHUNK agents), recording, SLO, alerts; then one `custom-alerts` group with
+ * `customAlerts` when given.
  */
 export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptions = {}, customAlerts: readonly AlertDefinition[] = []): RuleGroup[] {
   const opts = resolveOptions(options);
   const out: RuleGroup[] = [];
   for (const ctx of contexts(specs, opts)) {
-    out.push(recordingGroup(ctx));
+    out.push(...inventoryGroups(ctx), recordingGroup(ctx));
     const s = sloGroup(ctx);
     if (s) out.push(s);
     out.push(alertGroup(ctx).group);

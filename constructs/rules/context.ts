@@ -48,7 +48,7 @@ export function systemContext(system: string, specs: readonly AgentSpec[], opts:
     job: jobName(opts, system),
     by: [...cluster, TARGET_LABELS.namespace, TARGET_LABELS.system, TARGET_LABELS.agent].join(', '),
     on: [...cluster, TARGET_LABELS.namespace, TARGET_LABELS.agent].join(', '),
-    namespaces: [...new Set(specs.map((s) => s.namespace))].sort().map(escapeRegex).join('|'),
+    namespaces: promRegex([...new Set(specs.map((s) => s.namespace))].sort()),
   };
 }
 
@@ -112,6 +112,11 @@ export function num(n: number): string {
 
 export function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A regex alternation matching exactly `values`, escaped for a PromQL double-quoted string. */
+export function promRegex(values: readonly string[]): string {
+  return values.map((v) => escapeRegex(v).replace(/\\/g, '\\\\')).join('|');
 }
 
 /** Threshold of one agent: override by `namespace/name`, then by name, then the SLO (latency), then the stack-wide value. */

@@ -5,6 +5,7 @@ export {
   AlertDefinition,
   BuiltInAlert,
   BURN_RATE_WINDOWS,
+  INVENTORY_CHUNK,
   LATENCY_SLO_OBJECTIVE,
   alertRules,
   builtInAlertRules,

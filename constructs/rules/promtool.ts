@@ -409,7 +409,7 @@ class Generator {
       const model = new BurnModel(phases, this.opts.minInvocations);
       return rules
         .filter((r) => model.firing(budget, r, evalMinutes))
-        .map((r) => this.expected(r, spec, model.ratio(r.params.longWindow!, evalMinutes)!, latency ? { le: num(latencyBucketOf(spec)) } : {}));
+        .map((r) => this.expected(r, spec, model.ratio(r.params.longWindow!, evalMinutes)!));
     };
     for (const r of rules) {
       const f = Number(r.params.burnRate);

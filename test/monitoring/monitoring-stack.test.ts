@@ -123,10 +123,25 @@ describe('MonitoringStack', () => {
     expect(stack.scrapeConfigs.map((s) => s.job_name)).toEqual(['alpha-agents', 'beta-agents']);
   });
 
+  test('large systems: per-agent constants split into PrometheusRules that client-side kubectl apply can store', () => {
+    const c = chart();
+    const services = Array.from({ length: 450 }, (_, i) => new AgentService(c, `agent-${i}`, { image: 'ghcr.io/x/a:1.0.0', team: 'core', slo: { availability: 99.5, latencyP95Seconds: 10 } }));
+    const stack = new MonitoringStack(c, 'monitoring', { services });
+    const rules = monitoringObjects(c).filter((o) => o.kind === 'PrometheusRule');
+    expect(rules.map((o) => [o.metadata.name, o.spec.groups.map((g: any) => g.name)])).toEqual([
+      ['multi-agents-agents', ['multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts']],
+      ['multi-agents-agents-inventory-1', ['multi-agents-agents.inventory-1']],
+      ['multi-agents-agents-inventory-2', ['multi-agents-agents.inventory-2']],
+      ['multi-agents-agents-inventory-3', ['multi-agents-agents.inventory-3']],
+    ]);
+    for (const o of rules) expect(JSON.stringify(o).length).toBeLessThan(200 * 1024);
+    expect(stack.systems[0].inventoryRules).toHaveLength(3);
+  });
+
   test('exposes rule groups and promtool tests for testing/promtoolTest()', () => {
     const c = chart();
     const stack = new MonitoringStack(c, 'monitoring', { services: agents(c) });
-    expect(stack.ruleGroups.map((g) => g.name)).toEqual(['multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts']);
+    expect(stack.ruleGroups.map((g) => g.name)).toEqual(['multi-agents-agents.inventory', 'multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts']);
     const tests = stack.promtoolTests();
     for (const alert of stack.alertNames()) {
       expect(tests.some((t) => t.alert_rule_test.some((a) => a.alertname === alert && a.exp_alerts.length > 0))).toBe(true);

@@ -52,9 +52,9 @@ function promtoolCheck(groups: RuleGroup[]): void {
 describe('rule groups', () => {
   const groups = ruleGroups(exampleSpecs());
 
-  test('one recording, SLO and alert group per system, in evaluation order', () => {
-    expect(groups.map((g) => g.name)).toEqual(['agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts']);
-    expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.recording']);
+  test('inventory, recording, SLO and alert groups per system, in evaluation order', () => {
+    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts']);
+    expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording']);
     expect(sloRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.slo']);
     expect(alertRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.alerts']);
   });
@@ -131,12 +131,17 @@ describe('rule groups', () => {
     const objectives = rec.filter((r) => r.record === 'agent:slo_objective:ratio');
     expect(objectives.map((r) => [r.labels?.agent, r.labels?.slo, r.expr, r.labels?.le ?? ''])).toEqual([
       ['planner', 'availability', 'vector(0.995)', ''],
-      ['researcher', 'availability', 'vector(0.99)', ''],
       ['planner', 'latency', 'vector(0.95)', '40.96'],
+      ['researcher', 'availability', 'vector(0.99)', ''],
       ['researcher', 'latency', 'vector(0.95)', '81.92'],
     ]);
-    // Only the agents with an SLO pay for the long windows.
-    expect(rec.find((r) => r.record === 'agent:errors:ratio_rate30d')!.expr).toContain('agent=~"planner|researcher"');
+    // Only the agents with an SLO get the long windows, picked by a join (no per-agent regex).
+    expect(rec.find((r) => r.record === 'agent:invocations:rate30d')!.expr).toContain(
+      'and on(namespace, agent) agent:slo_objective:ratio{system="agents", slo="availability"}',
+    );
+    // The slow-call ratio reads each agent's own objective bucket.
+    expect(rec.find((r) => r.record === 'agent:slow_invocations:ratio_rate1h')!.expr).toContain('le=~"40\\\\.96|81\\\\.92"');
+    expect(rec.find((r) => r.record === 'agent:slow_invocations:ratio_rate1h')!.expr).toContain('* on(namespace, agent, le) group_left()');
     expect(rec.find((r) => r.record === 'agent:error_budget:remaining_ratio')!.expr).toContain('slo_window="30d"');
     // No SLO, no SLO group and no burn alerts.
     expect(sloRules([spec('coder')])).toEqual([]);
@@ -149,8 +154,8 @@ describe('rule groups', () => {
     const g = ruleGroups([spec('a'), spec('b')], { thresholds: { errorRatio: 0.1 }, overrides: { b: { errorRatio: 0.3 }, 'agents/a': { cpuRatio: 0.7 } } });
     const rec = records(g);
     expect(rec.filter((r) => r.record.endsWith(':threshold')).map((r) => [r.record, r.labels?.agent, r.expr])).toEqual([
-      ['agent:error_ratio:threshold', 'b', 'vector(0.3)'],
       ['agent:cpu_ratio:threshold', 'a', 'vector(0.7)'],
+      ['agent:error_ratio:threshold', 'b', 'vector(0.3)'],
     ]);
     const err = alerts(g).find((a) => a.alert === 'AgentHighErrorRate')!;
     expect(err.expr).toContain('> on(namespace, agent) group_left() (agent:error_ratio:threshold{system="agents"} or on(namespace, agent) (0 * agent:info:static{system="agents"} + 0.1))');
@@ -200,7 +205,7 @@ describe('rule groups', () => {
 
   test('scales linearly: 1000 agents add one info series each, not one rule per agent and alert', () => {
     const many = (n: number) =>
-      Array.from({ length: n }, (_, i) => spec(`agent-${i}`, { team: `t${i % 7}`, ...(i % 10 === 0 ? { slo: { availability: 99.5 } } : {}) }, `ns-${i % 5}`));
+      Array.from({ length: n }, (_, i) => spec(`agent-${i}`, { system: 'agents', team: `t${i % 7}`, ...(i % 10 === 0 ? { slo: { availability: 99.5, latencyP95Seconds: 5 + (i % 40) } } : {}) }, `ns-${i % 5}`));
     const count = (n: number) => {
       const g = ruleGroups(many(n));
       return { alerts: alerts(g).length, records: records(g).length, bytes: JSON.stringify(g).length };
@@ -210,10 +215,14 @@ describe('rule groups', () => {
     const big = count(1000);
     expect(Date.now() - start).toBeLessThan(10000);
     expect(big.alerts).toBe(small.alerts);
-    // agent:info:static per agent plus an availability objective per SLO agent (1 in 10).
-    expect(big.records - small.records).toBe(900 + 90);
-    // The agent regex of the SLO rules grows with SLO agents; nothing grows quadratically.
-    expect(big.bytes / small.bytes).toBeLessThan(12);
+    // agent:info:static per agent; availability and latency objectives and a p95 threshold per SLO agent (1 in 10).
+    expect(big.records - small.records).toBe(900 + 3 * 90);
+    // Bytes grow with the per-agent constants only; the shared rules have the same size for 100 or 1000 agents.
+    expect(big.bytes / small.bytes).toBeLessThan(11);
+    const shared = (n: number) => JSON.stringify(ruleGroups(many(n)).filter((g) => !g.name.includes('.inventory'))).length;
+    expect(shared(1000)).toBe(shared(100));
+    // Per-agent constants come in groups of at most 200 agents (one PrometheusRule each in MonitoringStack).
+    expect(ruleGroups(many(1000)).filter((g) => g.name.includes('.inventory')).map((g) => g.name)).toEqual([1, 2, 3, 4, 5].map((i) => `agents-agents.inventory-${i}`));
   });
 });
 
