@@ -29,6 +29,24 @@ describe('emit', () => {
     for (const v of ['1.1', '1.2'] as const) expect(roundTrip(value, v)).toEqual(value);
   });
 
+  test('seeded fuzz: 3000 random strings of YAML-significant characters round-trip under 1.1 and 1.2', () => {
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const alphabet = ['a', 'Z', '0', '1', '9', ' ', ':', '#', '-', '?', '.', ',', '[', ']', '{', '}', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', '\n', '\t', '\\', '/', '_', '=', '<', '~', 'e', 'x', 'y', 'n', 'o', 'T', 'N', 'ü', '\u2028'];
+    const strings: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      let str = '';
+      const len = 1 + rand(8);
+      for (let j = 0; j < len; j++) str += alphabet[rand(alphabet.length)];
+      strings.push(str);
+    }
+    const value = { list: strings, map: Object.fromEntries(strings.map((x, i) => [x, i])) };
+    for (const v of ['1.1', '1.2'] as const) expect(roundTrip(value, v)).toEqual(value);
+  });
+
   test('numbers, booleans, null and empty collections round-trip', () => {
     const value = {
       ints: [0, 1, -1, 65535, Number.MAX_SAFE_INTEGER],
