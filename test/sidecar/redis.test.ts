@@ -15,10 +15,9 @@ describeWithBinary('redis-server', 'shared Redis cache tier', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b] = await Promise.all([
-      startSidecar(['--redis-url', redis.url, '--redis-key-prefix', 'test:'], { SIDECAR_LOG_LEVEL: 'info' }),
-      startSidecar(['--redis-url', redis.url, '--redis-key-prefix', 'test:'], { SIDECAR_LOG_LEVEL: 'info' }),
-    ]);
+    // One after the other, so afterAll can stop the first even if the second fails to start.
+    a = await startSidecar(['--redis-url', redis.url, '--redis-key-prefix', 'test:'], { SIDECAR_LOG_LEVEL: 'info' });
+    b = await startSidecar(['--redis-url', redis.url, '--redis-key-prefix', 'test:'], { SIDECAR_LOG_LEVEL: 'info' });
     await waitFor(async () => (await redisUp(a)) === 1 && (await redisUp(b)) === 1, { what: 'both sidecars connected to redis' });
   });
 
