@@ -41,8 +41,9 @@ function isPlain(s: string): boolean {
 function quote(s: string): string {
   // Like `yaml`: single quotes for a printable one-line string with double quotes and no single ones.
   if (s.includes('"') && !s.includes("'") && !UNSAFE.test(s) && !s.includes('\n')) return `'${s}'`;
-  // JSON escapes are valid YAML double-quoted escapes; also escape the line separators YAML folds.
-  return JSON.stringify(s).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // JSON escapes are valid YAML double-quoted escapes; also escape what JSON leaves raw but YAML
+  // does not allow or folds (DEL, C1 controls, line/paragraph separators, BOM).
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function scalarString(s: string): string {

@@ -18,7 +18,7 @@ const TRICKY_STRINGS = [
   '.inf', '-.inf', '.NaN', '=', '<<', ' lead', 'trail ', 'a: b', 'a #b', 'a:', '#x', '- x', '-x', '? x', '?x', ':x', '@x', '`x', '!x', '&x', '*x',
   '|x', '>x', '%x', '"x', "'x", '[x', ']x', '{x', '}x', ',x', 'a,b', 'a[0]', 'x{y}', 'http://a.b:80/c?d=e&f=g#h', 'a#b', 'a # b',
   'multi\nline', 'multi\nline\n', 'x\n\n', '\nlead', ' \n', 'a\n  b\n', 'a\n\nb', 'line\n \nspaces-only line', 'trailing space \nline', '# comment\nline',
-  'tab\tin', 'a\r\nb', '\u2028', 'x\u0085y', '\u0000', 'ünïcode', '😀', '\ud800',
+  'tab\tin', 'a\r\nb', '\u2028', 'x\u0085y', '\u0000', '\u007f', '\u0080x', 'x\u009f', '\ufeffx', 'a\u2029b', 'ünïcode', '😀', '\ud800',
   '100m', '256Mi', '1.5Gi', '30s', '1h', '0.0.0.0/0', '1.0.0-rc.1', '127.0.0.1', '1.2.3.4.5', '1e', 'e1', '0', '00', '0.0', '1:2',
   'rate(agent_invocations_total{outcome="error"}[5m])\n/\nrate(agent_invocations_total[5m]) > 0.05',
 ];
