@@ -17,7 +17,8 @@ import { AgentSpec, parseCpu, parseMemory } from '../../constructs';
 import { describeWithBinary, PrometheusServer, SidecarProcess, sleep, startPrometheus, startSidecar, stopAll, waitFor } from '../support/servers';
 import { spec } from './fixtures';
 
-const OPTIONS: MonitoringOptions = { timeScale: 1 / 60, evaluationInterval: '1s' };
+// AgentDown waits 3 scaled minutes (3 s), so one slow scrape on a busy test machine is not an outage.
+const OPTIONS: MonitoringOptions = { timeScale: 1 / 60, evaluationInterval: '1s', alertFor: { AgentDown: '3m' } };
 
 // planner: SLO 99.5% and p95 <= 2 s (measured at le="2.56"); coder: no SLO, stopped to prove AgentDown.
 const planner = spec('planner', { component: 'orchestrator', team: 'core', autoscaling: { minReplicas: 2, maxReplicas: 6 }, slo: { availability: 99.5, latencyP95Seconds: 2 } });
