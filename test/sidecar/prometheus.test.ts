@@ -6,6 +6,8 @@ import { METRICS, SIDECAR_PATHS } from '../../sidecar/contract';
 import { describeWithBinary, PrometheusServer, SidecarProcess, startPrometheus, startSidecar, stopAll } from '../support/servers';
 import { postJson } from './helpers';
 
+const WEIRD = 'we"ird\\agent\nname {x="1"}';
+
 describeWithBinary('prometheus', 'Prometheus scraping the sidecar', () => {
   let sc: SidecarProcess;
   let prom: PrometheusServer;
@@ -31,6 +33,8 @@ describeWithBinary('prometheus', 'Prometheus scraping the sidecar', () => {
     }
     expect((await postJson(`${sc.apiUrl}${SIDECAR_PATHS.executions}`, records)).status).toBe(202);
     expect((await postJson(`${sc.apiUrl}${SIDECAR_PATHS.inflight}`, { delta: 3 })).status).toBe(200);
+    // Label values are client input: quotes, backslashes and newlines must not break the scrape.
+    expect((await postJson(`${sc.apiUrl}${SIDECAR_PATHS.executions}`, { agent: WEIRD, operation: 'op', durationMs: 1, success: true })).status).toBe(202);
   });
 
   afterAll(async () => {
@@ -48,15 +52,15 @@ describeWithBinary('prometheus', 'Prometheus scraping the sidecar', () => {
   });
 
   test('the duration histogram is a histogram Prometheus can take quantiles of', async () => {
-    const count = await prom.waitForQuery(`sum(${METRICS.operationDuration}_count)`);
+    const count = await prom.waitForQuery(`sum(${METRICS.operationDuration}_count{gen_ai_agent_name="planner"})`);
     expect(Number(count[0].value[1])).toBe(200);
-    const p50 = await prom.query(`histogram_quantile(0.5, sum by (le) (${METRICS.operationDuration}_bucket))`);
+    const p50 = await prom.query(`histogram_quantile(0.5, sum by (le) (${METRICS.operationDuration}_bucket{gen_ai_agent_name="planner"}))`);
     // 90% of samples are 300 ms: the median falls in the (0.16, 0.32] bucket.
     expect(Number(p50[0].value[1])).toBeGreaterThan(0.16);
     expect(Number(p50[0].value[1])).toBeLessThanOrEqual(0.32);
-    const p99 = await prom.query(`histogram_quantile(0.99, sum by (le) (${METRICS.operationDuration}_bucket))`);
+    const p99 = await prom.query(`histogram_quantile(0.99, sum by (le) (${METRICS.operationDuration}_bucket{gen_ai_agent_name="planner"}))`);
     expect(Number(p99[0].value[1])).toBeGreaterThan(2.56);
-    const tokens = await prom.query(`sum by (gen_ai_token_type) (${METRICS.tokenUsage}_sum)`);
+    const tokens = await prom.query(`sum by (gen_ai_token_type) (${METRICS.tokenUsage}_sum{gen_ai_agent_name="planner"})`);
     expect(Object.fromEntries(tokens.map((s: any) => [s.metric.gen_ai_token_type, Number(s.value[1])]))).toEqual({ input: 100000, output: 20000 });
   });
 
@@ -70,6 +74,8 @@ describeWithBinary('prometheus', 'Prometheus scraping the sidecar', () => {
     expect(meta[METRICS.invocations][0].type).toBe('counter');
     expect(meta[METRICS.inflight][0].type).toBe('gauge');
     expect(meta[METRICS.cacheRedisUp][0].type).toBe('gauge');
+    const weird = await prom.query(`${METRICS.invocations}{gen_ai_operation_name="op"}`);
+    expect(weird.map((x: any) => x.metric.gen_ai_agent_name)).toEqual([WEIRD]);
     const targets = await prom.targets();
     expect(targets[0].health).toBe('up');
     expect(targets[0].lastError).toBe('');
