@@ -205,3 +205,30 @@ describe('rejections are visible on /metrics', () => {
     expect(metricValue(samples, METRICS.requestsRejected, { reason: 'not_found' })).toBeGreaterThan(0);
   });
 });
+
+describe('many large bodies at once', () => {
+  test('past the global body budget requests get 503 server_busy instead of growing the heap', async () => {
+    // Body limit 1 MiB -> budget max(16 MiB, 4 x 1 MiB) = 16 MiB. 30 uploads of 900 KB that stall
+    // before their last byte hold 27 MB if nothing refused them.
+    const big = await startSidecar(['--max-body-bytes', String(1024 * 1024), '--request-timeout-ms', '3000']);
+    try {
+      const len = 1_000_000;
+      const head = `POST ${SIDECAR_PATHS.executions} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n\r\n`;
+      const uploads = Array.from({ length: 30 }, () => rawRequest(big.apiPort, [head, Buffer.alloc(900_000, 0x20)], { timeoutMs: 6000 }));
+      const results = await Promise.all(uploads);
+      const busy = results.filter((r) => /^HTTP\/1\.1 503/.test(r.text));
+      expect(busy.length).toBeGreaterThan(0);
+      expect(busy[0].text).toContain('server_busy');
+      expect(busy[0].text.toLowerCase()).toContain('retry-after: 1');
+      // The others were cut by the request timeout; nothing is left buffered.
+      expect(results.every((r) => r.closed)).toBe(true);
+      expect(big.rssBytes()!).toBeLessThan(200 * 1024 * 1024);
+      expect((await fetch(`${big.metricsUrl}/healthz`)).status).toBe(200);
+      expect(metricValue(await scrape(big.metricsUrl), METRICS.requestsRejected, { reason: 'server_busy' })).toBe(busy.length);
+      // And the budget is released: a normal request still works.
+      expect((await postJson(`${big.apiUrl}${SIDECAR_PATHS.executions}`, good)).status).toBe(202);
+    } finally {
+      await big.stop();
+    }
+  });
+});
