@@ -10,6 +10,8 @@ import {
   isAlertingRule,
   isRecordingRule,
   kebabCase,
+  promtoolSuites,
+  promtoolTestFile,
   rateOfChangeAlert,
   RECORDING_RULE_DOCS,
   recordingDocKey,
@@ -246,4 +248,47 @@ describe('custom alert helpers', () => {
     expect(() => rateOfChangeAlert({ name: 'Bad', metric: 'x', window: 'soon', threshold: 1, summary: 's', description: 'd' })).toThrow(/alert Bad: window "soon"/);
     expect(() => thresholdAlert({ name: 'bad name', expr: 'x', threshold: 1, summary: 's', description: 'd' })).toThrow(/alert names must match/);
   });
+});
+
+describe('generated promtool unit tests', () => {
+  test('promtool check rules rejects a broken rule (the check can fail)', () => {
+    if (!findBinary('promtool')) return;
+    expect(() => promtoolCheck([{ name: 'broken', rules: [{ record: 'agent:broken:sum', expr: 'sum(' }] }])).toThrow(/promtool check rules failed/);
+  });
+
+  test('pass for a stack with other options: cluster, overrides, severity scheme, extra labels, stricter guard', () => {
+    const bin = findBinary('promtool');
+    if (!bin) {
+      if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
+      console.warn('*** SKIPPED promtool test rules: promtool not on PATH ***');
+      return;
+    }
+    const specs = [
+      spec('alpha', { team: 'a', autoscaling: { minReplicas: 1, maxReplicas: 3 }, slo: { availability: 99.9, latencyP95Seconds: 5, window: '28d' } }, 'ns1'),
+      spec('beta', { system: 'ns1', slo: { availability: 95 } }, 'ns2'),
+    ];
+    const suites = promtoolSuites(specs, {
+      cluster: 'eu-1',
+      overrides: { alpha: { errorRatio: 0.6, cpuRatio: 0.5, restarts: 1, cacheHitRatio: 0.5, latencyP99Seconds: 10 } },
+      severities: { warning: 'P3', critical: 'P2', emergency: 'P1' },
+      alertLabels: { tenant: 'ai' },
+      minInvocations: 20,
+      runbookUrl: 'https://runbooks.example.com/{alertname}',
+    });
+    expect(suites.map((s) => s.system)).toEqual(['ns1']);
+    expect(suites[0].untestable).toEqual([]);
+    // At a 90% objective a 14.4x burn needs 144% of calls to fail: reported as untestable, not faked.
+    expect(promtoolSuites([spec('gamma', { slo: { availability: 90 } })])[0].untestable).toEqual(['AgentErrorBudgetBurn (14.4x): cannot fire for an objective of 90%']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-promtool-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: suites[0].ruleGroups }, { lineWidth: 0 }));
+      fs.writeFileSync(path.join(dir, 'rules.test.yaml'), YAML.stringify(promtoolTestFile(suites[0], 'rules.yaml'), { lineWidth: 0 }));
+      execFileSync(bin, ['test', 'rules', path.join(dir, 'rules.test.yaml')], { stdio: 'pipe' });
+    } catch (e) {
+      const err = e as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`promtool test rules failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`.slice(0, 5000));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120000);
 });
