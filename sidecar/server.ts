@@ -120,7 +120,9 @@ export class Sidecar {
           return;
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        const body = JSON.stringify({ error: { code: status === 408 ? 'request_timeout' : 'bad_request', message: err.code ?? err.message } });
+        const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
+        this.metrics.reject(code);
+        const body = JSON.stringify({ error: { code, message: err.code ?? err.message } });
         socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       });
     }

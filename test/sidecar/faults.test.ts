@@ -124,6 +124,7 @@ describe('size limits', () => {
   test('oversized headers -> 431', async () => {
     const r = await rawRequest(sc.apiPort, [`GET /v1/stats HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`]);
     expect(r.text).toMatch(/^HTTP\/1\.1 431/);
+    expect(r.text).toContain('headers_too_large');
   });
 });
 
@@ -203,6 +204,8 @@ describe('rejections are visible on /metrics', () => {
     expect(metricValue(samples, METRICS.requestsRejected, { reason: 'invalid_record' })).toBeGreaterThan(0);
     expect(metricValue(samples, METRICS.requestsRejected, { reason: 'payload_too_large' })).toBeGreaterThan(0);
     expect(metricValue(samples, METRICS.requestsRejected, { reason: 'not_found' })).toBeGreaterThan(0);
+    expect(metricValue(samples, METRICS.requestsRejected, { reason: 'request_timeout' })).toBeGreaterThan(0);
+    expect(metricValue(samples, METRICS.requestsRejected, { reason: 'headers_too_large' })).toBe(1);
   });
 });
 
