@@ -136,7 +136,7 @@ export interface SystemMonitoring {
  * burn-rate alerts, and a dashboard as a Grafana-sidecar ConfigMap (optionally a GrafanaDashboard).
  */
 export class MonitoringStack extends Construct {
-  /** Every rule group of the stack, per system: recording, SLO, alerts (then custom alerts). */
+  /** Every rule group of the stack, per system: inventory, recording, SLO, alerts (then custom alerts). */
   public readonly ruleGroups: readonly RuleGroup[];
   /** Plain Prometheus `scrape_configs` equivalent to the monitors, for clusters without the operator. */
   public readonly scrapeConfigs: readonly ScrapeConfig[];
@@ -156,13 +156,14 @@ export class MonitoringStack extends Construct {
     const all = p.services.map((s) => s.spec);
     const bySystem = systemsOf(all);
     if (bySystem.size === 0) {
-      throw new Error(`${this.node.path}: services: none of the agents runs the sidecar, so there is nothing to scrape`);
+      throw new PropsValidationError(this.node.path, ['services: none of the agents runs the sidecar, so there is nothing to scrape']);
     }
     const monitored = [...bySystem.values()].flat();
     const problems: string[] = [];
     for (const key of Object.keys(p.overrides ?? {})) {
       if (!monitored.some((s) => s.name === key || `${s.namespace}/${s.name}` === key)) {
-        problems.push(`overrides.${key}: no monitored agent is named "${key}" (agents: ${monitored.map((s) => s.name).join(', ')})`);
+        const names = monitored.slice(0, 10).map((s) => s.name).join(', ') + (monitored.length > 10 ? ', ...' : '');
+        problems.push(`overrides.${key}: no monitored agent is named "${key}" (agents: ${names})`);
       }
     }
     (p.customAlerts ?? []).forEach((a, i) => {

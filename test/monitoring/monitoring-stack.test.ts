@@ -164,6 +164,8 @@ describe('MonitoringStack', () => {
       /m8: customAlerts\[0\].alert: "AgentDown" is a built-in alert name/,
     );
     expect(() => new MonitoringStack(c, 'm9', { services: svcs, overrides: { 'multi-agents/coder': { restarts: 10 } } })).not.toThrow();
+    const bare = new AgentService(c, 'bare', { image: 'ghcr.io/x/bare:1.0.0', sidecar: false });
+    expect(() => new MonitoringStack(c, 'm10', { services: [bare] })).toThrow(/m10: services: none of the agents runs the sidecar/);
   });
 
   test('deterministic output', () => {
