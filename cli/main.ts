@@ -56,6 +56,7 @@ Options:
 The system file (YAML 1.2, one document):
   name: support            # system name (app.kubernetes.io/part-of). Default: the namespace, else multi-agents
   namespace: agents        # namespace of every agent. Default: the system name
+  createNamespace: true    # write the Namespace, labelled istio-injection: enabled. Default: true
   agents:                  # camelCase (AgentService props) or the reference form (agent_id, ...)
     - name: planner
       image: ghcr.io/acme/planner:1.4.2

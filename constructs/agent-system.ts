@@ -1,10 +1,12 @@
+import { ApiObject, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { AgentCanary, AgentService, AgentServiceProps } from './agent-service';
 import { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from './mesh-policy';
 import { MonitoringStackProps } from './monitoring-stack';
 import { ReferenceAgentConfig } from './reference-config';
 import { AlertName, AlertThresholds } from './rules/options';
-import { AgentSpec } from './spec';
+import { AgentSpec, MANAGED_BY } from './spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
 import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './system-integration';
 import { PropsValidationError } from './validation';
@@ -75,6 +77,11 @@ export interface AgentSystemProps {
   readonly name?: string;
   /** Namespace of every agent and of the mesh objects. @default the system name */
   readonly namespace?: string;
+  /**
+   * Create the Namespace object, labelled `istio-injection: enabled` so the agents' pods get
+   * the mesh sidecar; `false` when the namespace is managed elsewhere. @default true
+   */
+  readonly createNamespace?: boolean;
   /** The agents (at least one). */
   readonly agents: Array<SystemAgentProps | ReferenceSystemAgentProps>;
   /** Call graph edges `[from, to]`, merged with each agent's `calls`. @default none */
@@ -113,6 +120,8 @@ export class AgentSystem extends Construct {
   public readonly mesh: SystemMesh;
   /** The monitoring stack (rules, alerts, dashboards, scrape config) of the system. */
   public readonly monitoring: SystemMonitoring;
+  /** The Namespace object, unless `createNamespace: false`. */
+  public readonly namespace?: kplus.k8s.KubeNamespace;
 
   constructor(scope: Construct, id: string, props: AgentSystemProps | SystemSpec) {
     super(scope, id);
@@ -125,6 +134,7 @@ export class AgentSystem extends Construct {
       spec = parsed.data;
     }
     this.spec = spec;
+    if (spec.createNamespace) this.namespace = namespaceObject(this, spec);
 
     const agents = new Map<string, AgentService>();
     for (const agent of spec.agents) {
@@ -155,4 +165,22 @@ export class AgentSystem extends Construct {
       throw e;
     }
   }
+}
+
+// The system's namespace, with sidecar injection on: the mesh policies assume every agent pod
+// runs the Istio proxy (STRICT mTLS would otherwise refuse its traffic).
+function namespaceObject(scope: Construct, spec: SystemSpec): kplus.k8s.KubeNamespace {
+  const ns = new kplus.k8s.KubeNamespace(scope, 'Namespace', {
+    metadata: {
+      name: spec.namespace,
+      labels: {
+        'app.kubernetes.io/managed-by': MANAGED_BY,
+        'app.kubernetes.io/part-of': spec.name,
+        'istio-injection': 'enabled',
+      },
+    },
+  });
+  // A chart's default namespace would be stamped on it; a Namespace is cluster-scoped.
+  ApiObject.of(ns).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  return ns;
 }

@@ -54,6 +54,7 @@ export const referenceSystemAgentSchema = z.strictObject({
 const systemShape = {
   name: labelValue().min(1).optional().describe('System name: `app.kubernetes.io/part-of` of every object and the output file name. Default: the namespace, else "multi-agents".'),
   namespace: dns1123Label().optional().describe('Namespace of every agent. Default: the system name.'),
+  createNamespace: z.boolean().optional().describe('Create the Namespace object (labelled istio-injection: enabled), so the output applies to an empty cluster. Default: true.'),
   calls: z
     .array(z.tuple([agentRef(), agentRef()]))
     .optional()
@@ -101,6 +102,8 @@ export interface SystemAgent {
 export interface SystemSpec {
   readonly name: string;
   readonly namespace: string;
+  /** Whether AgentSystem creates the Namespace object. */
+  readonly createNamespace: boolean;
   readonly agents: readonly SystemAgent[];
   /** Call graph edges, deduplicated, in order of first appearance. */
   readonly calls: readonly (readonly [string, string])[];
@@ -214,6 +217,7 @@ export function parseSystemSpec(raw: unknown): SystemParseResult {
   const data: SystemSpec = {
     name,
     namespace,
+    createNamespace: input.createNamespace !== false,
     agents,
     calls,
     mesh: (top.success ? top.data.mesh : undefined) ?? {},

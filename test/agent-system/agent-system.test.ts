@@ -56,6 +56,15 @@ describe('AgentSystem on examples/system.yaml', () => {
     expect(() => system.agent('nobody')).toThrow(/no agent "nobody" \(agents: gateway, planner/);
   });
 
+  test('the namespace is created, cluster-scoped, with sidecar injection on', () => {
+    const ns = m.get('Namespace', 'research') as any;
+    expect(ns.metadata).toEqual({
+      name: 'research',
+      labels: { 'app.kubernetes.io/managed-by': 'cdk8s-agents', 'app.kubernetes.io/part-of': 'research-assistant', 'istio-injection': 'enabled' },
+    });
+    expect(system.namespace).toBeDefined();
+  });
+
   test('autoscaling: in-flight agents get a KEDA ScaledObject on the sidecar gauge and no HPA; others keep the CPU/memory HPA', () => {
     const planner = m.get('ScaledObject', 'planner-scaler') as any;
     expect(planner.spec.triggers[0]).toMatchObject({ type: 'prometheus', metadata: { threshold: '4', query: expect.stringContaining('agent_inflight_invocations{namespace="research",agent="planner"}') } });
@@ -129,6 +138,12 @@ describe('AgentSystem monitoring switches', () => {
     const s = new AgentSystem(c, 'sys', props);
     return { s, kinds: synthObjects(c).objects.map((o) => o.kind) };
   };
+
+  test('createNamespace: false leaves the namespace to someone else', () => {
+    const { s, kinds: k } = kinds({ agents, createNamespace: false });
+    expect(s.namespace).toBeUndefined();
+    expect(k).not.toContain('Namespace');
+  });
 
   test('monitoring: false builds none', () => {
     const { s, kinds: k } = kinds({ agents, monitoring: false });
