@@ -404,6 +404,9 @@ export function fromZod(zodIssues: readonly z.core.$ZodIssue[], prefix: readonly
       }
     } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
       out.push({ path, message: `missing required field (expected ${issue.expected})` });
+    } else if (issue.code === 'invalid_type' && issue.expected === 'string' && /received (number|boolean)$/.test(issue.message)) {
+      // `tag: 1.0` or `value: yes` in YAML are a number and a boolean, not text.
+      out.push({ path, message: `${issue.message}: quote the value (e.g. "1.0") so YAML reads it as text` });
     } else if (issue.code === 'invalid_union') {
       // A field that takes several shapes (e.g. `sidecar: true | {...}`). When the value has the
       // right type for exactly one shape, report that shape's problems (unknown keys, ...).

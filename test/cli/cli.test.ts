@@ -107,6 +107,16 @@ sytem: x
     ]);
   });
 
+  test('an unquoted number where text is expected says to quote it', () => {
+    const r = validate(`agents:
+  - agent_id: planner
+    image: ghcr.io/acme/planner
+    tag: 1.0
+`);
+    expect(r.code).toBe(1);
+    expect(diagnostics(r.stderr)).toEqual(['system.yaml:4:10: agents[0].tag: Invalid input: expected string, received number: quote the value (e.g. "1.0") so YAML reads it as text']);
+  });
+
   test('missing required field points at the agent', () => {
     const r = validate(`agents:
   - name: planner
