@@ -70,10 +70,12 @@ export function promtoolSuites(specs: readonly AgentSpec[], options: MonitoringO
   const alertsBySystem = builtInAlertRules(specs, options);
   const groups = ruleGroups(specs, options);
   const out: PromtoolSuite[] = [];
-  for (const [system, list] of systemsOf(specs)) {
+  const systems = systemsOf(specs);
+  const monitored = [...systems.values()].flat();
+  for (const [system, list] of systems) {
     const ctx = systemContext(system, list, opts);
     const alerts = alertsBySystem.get(system) ?? [];
-    const gen = new Generator(ctx, alerts);
+    const gen = new Generator(ctx, alerts, monitored);
     out.push({
       system,
       ruleGroups: groups.filter((g) => g.name.startsWith(`${system}-agents.`)),
@@ -158,7 +160,8 @@ class Generator {
   public readonly untestable: string[] = [];
   private readonly opts: ResolvedMonitoringOptions;
 
-  constructor(private readonly ctx: SystemContext, alerts: readonly BuiltInAlert[]) {
+  /** `everyone`: every monitored agent of the stack, all up in every test, so tests of all systems can share one file. */
+  constructor(private readonly ctx: SystemContext, alerts: readonly BuiltInAlert[], private readonly everyone: readonly AgentSpec[]) {
     this.opts = ctx.opts;
     const names = [...new Set(alerts.map((a) => a.name))];
     for (const name of names) this.generate(name, alerts.filter((a) => a.name === name));
@@ -167,7 +170,7 @@ class Generator {
   private target(spec: AgentSpec): Labels {
     return {
       ...(this.opts.cluster ? { cluster: this.opts.cluster } : {}),
-      job: jobName(this.opts, this.ctx.system),
+      job: jobName(this.opts, spec.system),
       namespace: spec.namespace,
       system: spec.system,
       agent: spec.name,
@@ -177,9 +180,9 @@ class Generator {
     };
   }
 
-  /** `up` = 1 for every agent of the system except `down` (so only the tested agent can be down). */
+  /** `up` = 1 for every agent except `down` (so only the tested agent can be down). */
   private upAll(minutes: number, down?: AgentSpec): PromtoolInputSeries[] {
-    return this.ctx.specs.map((s) => ({ series: series('up', this.target(s)), values: gauge(s === down ? 0 : 1, minutes) }));
+    return this.everyone.map((s) => ({ series: series('up', this.target(s)), values: gauge(s === down ? 0 : 1, minutes) }));
   }
 
   private invocations(spec: AgentSpec, phases: readonly Phase[]): PromtoolInputSeries[] {

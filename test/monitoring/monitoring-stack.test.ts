@@ -2,7 +2,9 @@ import { Chart, Testing } from 'cdk8s';
 import { AgentService } from '../../constructs/agent-service';
 import { MonitoringStack, ScrapeKind } from '../../constructs/monitoring-stack';
 import { rateOfChangeAlert, thresholdAlert } from '../../constructs/rules';
+import { promtoolTest, PromtoolNotFoundError } from '../../testing';
 import { validateManifests } from '../../testing/validate';
+import { requireServers } from '../support/servers';
 
 const MONITORING_KINDS = ['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'GrafanaDashboard'];
 
@@ -137,6 +139,21 @@ describe('MonitoringStack', () => {
     for (const o of rules) expect(JSON.stringify(o).length).toBeLessThan(200 * 1024);
     expect(stack.systems[0].inventoryRules).toHaveLength(3);
   });
+
+  test('testing/promtoolTest() runs the generated tests of a two-system stack against its rules', async () => {
+    const c = chart();
+    const a = new AgentService(c, 'a', { image: 'ghcr.io/x/a:1.0.0', system: 'alpha', team: 'x' });
+    const b = new AgentService(c, 'b', { image: 'ghcr.io/x/b:1.0.0', system: 'beta', replicas: 2 });
+    const stack = new MonitoringStack(c, 'monitoring', { services: [a, b], customAlerts: [rateOfChangeAlert({ name: 'CacheGrowing', metric: 'agent_cache_bytes', threshold: 1e6, summary: 's', description: 'd' })] });
+    try {
+      const result = await promtoolTest(stack);
+      expect(result.output).toContain('SUCCESS');
+      expect(result.ok).toBe(true);
+    } catch (e) {
+      if (e instanceof PromtoolNotFoundError && !requireServers()) return console.warn(`*** SKIPPED: ${e.message} ***`);
+      throw e;
+    }
+  }, 120000);
 
   test('exposes rule groups and promtool tests for testing/promtoolTest()', () => {
     const c = chart();
