@@ -161,6 +161,7 @@ export class AgentSystem extends Construct {
     try {
       return build();
     } catch (e) {
+      if (e instanceof SystemSpecError) throw e;
       if (e instanceof PropsValidationError) throw new SystemSpecError(this.node.path, toIssues(e));
       throw e;
     }

@@ -129,10 +129,13 @@ export function formatSpecIssue(issue: SpecIssue): string {
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 
-/** Thrown by AgentSystem for an invalid spec; carries the issues with their document paths. */
-export class SystemSpecError extends Error {
-  constructor(public readonly constructPath: string, public readonly issues: readonly SpecIssue[]) {
-    super(issues.map((i) => `${constructPath}: ${formatSpecIssue(i)}`).join('\n'));
+/**
+ * Thrown by AgentSystem for an invalid spec: a PropsValidationError (one `path: message` problem
+ * per issue) that also carries the issues with their document paths, for mapping to positions.
+ */
+export class SystemSpecError extends PropsValidationError {
+  constructor(constructPath: string, public readonly issues: readonly SpecIssue[]) {
+    super(constructPath, issues.map(formatSpecIssue));
     this.name = 'SystemSpecError';
   }
 }

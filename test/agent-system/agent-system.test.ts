@@ -6,6 +6,7 @@ import { emitDocuments } from '../../cli/emit';
 import { buildSystem } from '../../cli/render';
 import { AgentSystem, AgentSystemProps } from '../../constructs/agent-system';
 import { formatSpecIssue, parseSystemSpec, SystemSpecError } from '../../constructs/system-spec';
+import { PropsValidationError } from '../../constructs/validation';
 import { synthObjects, validateManifests } from '../../testing';
 
 const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'system.yaml');
@@ -22,6 +23,8 @@ function systemErrors(props: AgentSystemProps): string[] {
     new AgentSystem(chart(), 'sys', props);
   } catch (e) {
     if (e instanceof SystemSpecError) {
+      expect(e).toBeInstanceOf(PropsValidationError);
+      expect(e.problems).toEqual(e.issues.map(formatSpecIssue));
       expect(e.constructPath).toBe('test/sys');
       expect(e.message.split('\n').every((l) => l.startsWith('test/sys: '))).toBe(true);
       return e.issues.map(formatSpecIssue);
