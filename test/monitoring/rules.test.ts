@@ -292,3 +292,37 @@ describe('generated promtool unit tests', () => {
     }
   }, 120000);
 });
+
+describe('plain Prometheus scrape_configs', () => {
+  test('kubernetes_sd job per system, keeps only the system\'s sidecar ports; relabelling passes promtool check config', () => {
+    const configs = scrapeConfigs(exampleSpecs(), { interval: '15s', cluster: 'eu-1' });
+    expect(configs).toHaveLength(1);
+    expect(configs[0]).toMatchObject({
+      job_name: 'agents-agents',
+      scrape_interval: '15s',
+      metrics_path: '/metrics',
+      kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: ['agents'] } }],
+    });
+    expect(configs[0].relabel_configs.slice(0, 2)).toEqual([
+      {
+        source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_part_of', '__meta_kubernetes_pod_label_app_kubernetes_io_managed_by'],
+        separator: ';',
+        regex: 'agents;cdk8s-agents',
+        action: 'keep',
+      },
+      { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'metrics', action: 'keep' },
+    ]);
+    const bin = findBinary('promtool');
+    if (!bin) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-scrape-'));
+    try {
+      const file = path.join(dir, 'prometheus.yml');
+      // Debian builds Prometheus without Kubernetes SD, so its promtool checks everything but that block.
+      const checkable = configs.map(({ kubernetes_sd_configs: _, ...rest }) => ({ ...rest, static_configs: [{ targets: ['127.0.0.1:9464'] }] }));
+      fs.writeFileSync(file, YAML.stringify({ scrape_configs: checkable }, { lineWidth: 0 }));
+      expect(execFileSync(bin, ['check', 'config', file], { encoding: 'utf8', stdio: 'pipe' })).toMatch(/SUCCESS/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
