@@ -343,13 +343,20 @@ export class RedisTier {
 
   delPrefix(prefix: string): void {
     if (!this.up) return;
-    this.client.publish(this.channel, `${this.instanceId}\np\n${prefix}`).catch(() => this.fail('delete'));
     const pattern = `${escapeGlob(this.prefix + prefix)}*`;
     const stream = this.client.scanStream({ match: pattern, count: 500 });
+    const unlinks: Promise<unknown>[] = [];
     stream.on('data', (keys: string[]) => {
-      if (keys.length) this.client.unlink(...keys).catch(() => this.fail('delete'));
+      if (keys.length) unlinks.push(this.client.unlink(...keys).catch(() => this.fail('delete')));
     });
     stream.on('error', () => this.fail('delete'));
+    // Invalidate only once the keys are gone from Redis: a replica that re-read an entry between
+    // the message and the unlink would otherwise cache it again until its TTL.
+    stream.on('end', () => {
+      void Promise.all(unlinks).then(() =>
+        this.client.publish(this.channel, `${this.instanceId}\np\n${prefix}`).catch(() => this.fail('delete')),
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -125,20 +125,45 @@ export async function waitFor<T>(
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+/** Kills every child this module started that is still running (SIGKILL). */
+export function killAllServers(): void {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** SIGTERM every child still running, SIGKILL those not gone after `graceMs`. */
+export async function stopAllServers(graceMs = 3000): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+// Safety net per test file: whatever a test forgot to stop is stopped when the file's tests are
+// done (jest's sandboxed `process` does not reliably deliver 'exit' to test modules).
+if (typeof afterAll === 'function') afterAll(() => stopAllServers(), 15000);
+
 function track(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of children) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    });
+    process.once('exit', killAllServers);
   }
 }
 
@@ -166,6 +191,11 @@ interface Spawned {
 function spawnTracked(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Spawned {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
+  // A forgotten server must not keep the jest worker alive: unreferenced, the worker exits
+  // normally and its 'exit' hook kills the child (a force-killed worker would orphan it).
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
   const output = new OutputBuffer();
   child.stdout!.setEncoding('utf8').on('data', (d: string) => output.push(d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => output.push(d));
