@@ -92,7 +92,8 @@ export interface MonitoringStackProps extends MonitoringOptions {
   readonly prometheusConfig?: boolean;
 }
 
-const propsSchema = monitoringOptionsSchema.extend({
+/** zod schema of MonitoringStackProps (AgentSystem derives its `monitoring:` schema from it). */
+export const monitoringStackPropsSchema = monitoringOptionsSchema.extend({
   services: z
     .array(z.custom<AgentService>((v) => v instanceof AgentService, 'must be an AgentService'))
     .min(1, 'must list at least one AgentService'),
@@ -151,7 +152,7 @@ export class MonitoringStack extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id);
-    const p = parseProps(propsSchema, props, this.node.path);
+    const p = parseProps(monitoringStackPropsSchema, props, this.node.path);
     const chart = Chart.of(this);
     const all = p.services.map((s) => s.spec);
     const bySystem = systemsOf(all);
