@@ -188,7 +188,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       }
       const { written, removed } = result;
       const rel = displayPath(io.cwd, outDir);
-      log(`${file}: ${spec.agents.length} agents, ${objects} objects -> ${rel}/ (${files.size} files, layout ${layout}; ${written.length} written, ${files.size - written.length} unchanged${removed.length ? `, ${removed.length} stale removed` : ''})\n`);
+      log(`${file}: ${count(spec.agents.length, 'agent')}, ${count(objects, 'object')} -> ${rel}/ (${count(files.size, 'file')}, layout ${layout}; ${written.length} written, ${files.size - written.length} unchanged${removed.length ? `, ${removed.length} stale removed` : ''})\n`);
       return EXIT.ok;
     }
     case 'validate': {
@@ -199,7 +199,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       const checked = await validateObjects(source, spec, built);
       for (const w of checked.warnings) io.stderr(`${formatDiagnostic(w)}\n`);
       if (checked.errors.length > 0) throw new InvalidInput(checked.errors);
-      log(`${file}: valid (${spec.agents.length} agents, ${spec.calls.length} calls, ${built.objects.length} objects${checked.note ? `; ${checked.note}` : ', checked against the Kubernetes and CRD schemas'})\n`);
+      log(`${file}: valid (${count(spec.agents.length, 'agent')}, ${count(spec.calls.length, 'call')}, ${count(built.objects.length, 'object')}${checked.note ? `; ${checked.note}` : ', checked against the Kubernetes and CRD schemas'})\n`);
       return EXIT.ok;
     }
     case 'schema': {
@@ -279,6 +279,10 @@ function withSource<T>(source: SourceFile, build: () => T): T {
     if (e instanceof SystemSpecError) throw new InvalidInput(e.issues.map((i) => issueToDiagnostic(source, i)));
     throw e;
   }
+}
+
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 // Relative to the working directory when inside it, else absolute.

@@ -32,7 +32,7 @@ describe('cdk8s-agents validate: good input', () => {
     const r = validate(GOOD);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^system\.yaml: valid \(2 agents, 1 calls, \d+ objects, checked against the Kubernetes and CRD schemas\)/);
+    expect(r.stdout).toMatch(/^system\.yaml: valid \(2 agents, 1 call, \d+ objects, checked against the Kubernetes and CRD schemas\)/);
   });
 
   test('the example validates, its objects pass the schema and policy validator', () => {
