@@ -303,9 +303,14 @@ describe('usage errors (exit 2), internal errors (exit 70), help', () => {
     expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
   });
 
-  test('schema prints the JSON Schema that is committed', () => {
+  test('schema prints the JSON Schema that is committed, or writes it with --out', () => {
+    const committed = fs.readFileSync(path.join(__dirname, '..', '..', 'schemas', 'system.schema.json'), 'utf8');
     const r = cli(['schema']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(fs.readFileSync(path.join(__dirname, '..', '..', 'schemas', 'system.schema.json'), 'utf8'));
+    expect(r.stdout).toBe(committed);
+    const dir = tmpdir();
+    const w = cli(['schema', '--out', 'nested/system.schema.json'], { cwd: dir });
+    expect([w.code, w.stdout]).toEqual([0, 'wrote nested/system.schema.json\n']);
+    expect(fs.readFileSync(path.join(dir, 'nested', 'system.schema.json'), 'utf8')).toBe(committed);
   });
 });
