@@ -251,7 +251,6 @@ export class RedisTier {
     onInvalidate: (kind: 'k' | 'p', key: string) => void,
   ) {
     // Loaded on demand: ioredis costs ~15 MB of RSS that a local-only sidecar should not pay.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const RedisClient = (require('ioredis') as typeof import('ioredis')).default;
     this.client = new RedisClient(url, {
       enableOfflineQueue: false,

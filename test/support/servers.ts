@@ -68,7 +68,6 @@ export function describeWithBinary(names: string | string[], title: string, fn: 
     });
     return;
   }
-  // eslint-disable-next-line no-console
   console.warn(`\n*** SKIPPED *** ${message}. Install it or set CDK8S_AGENTS_REQUIRE_SERVERS=1 to fail instead.\n`);
   describe.skip(title, fn);
 }
