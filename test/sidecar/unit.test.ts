@@ -138,3 +138,18 @@ describe('docs/sidecar.md', () => {
     for (const name of Object.values(METRICS)) expect(text).toContain(`\`${name}\``);
   });
 });
+
+describe('dependency rule', () => {
+  test('sidecar/ imports only node builtins, its own modules and its five runtime packages', () => {
+    const allowed = new Set(['prom-client', 'lru-cache', 'pino', 'ioredis', '@datadog/sketches-js']);
+    const dir = path.join(__dirname, '..', '..', 'sidecar');
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      const src = fs.readFileSync(path.join(dir, file), 'utf8');
+      const specs = [...src.matchAll(/(?:from\s+|require\(|import\()'([^']+)'/g)].map((m) => m[1]);
+      for (const spec of specs) {
+        const ok = spec.startsWith('./') || spec.startsWith('node:') || allowed.has(spec);
+        if (!ok) throw new Error(`sidecar/${file} imports "${spec}": the sidecar image carries no other package`);
+      }
+    }
+  });
+});
