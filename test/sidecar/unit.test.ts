@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ConfigError, OPTIONS, parseConfig } from '../../sidecar/config';
 import { METRICS, SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_METRICS_PORT } from '../../sidecar/contract';
 import { LabelLimiter } from '../../sidecar/labels';
-import { newSketch, SKETCH_RELATIVE_ACCURACY } from '../../sidecar/stats';
+import { newSketch, SKETCH_RELATIVE_ACCURACY, StatsCollector } from '../../sidecar/stats';
 import { validateBatch, validateRecord } from '../../sidecar/validate';
 
 describe('parseConfig', () => {
@@ -151,5 +151,32 @@ describe('dependency rule', () => {
         if (!ok) throw new Error(`sidecar/${file} imports "${spec}": the sidecar image carries no other package`);
       }
     }
+  });
+});
+
+describe('StatsCollector', () => {
+  test('recent throughput covers the last 60 full seconds; lifetime throughput since the first record', () => {
+    const stats = new StatsCollector(10);
+    const t0 = 1_700_000_000_000;
+    // 2 records per second for 120 s.
+    for (let sec = 0; sec < 120; sec++) {
+      for (let i = 0; i < 2; i++) stats.observe('a', { agent: 'a', operation: 'o', durationMs: 10, success: true }, t0 + sec * 1000 + i);
+    }
+    const s = stats.summary(t0 + 120_500).agents[0];
+    expect(s.recentThroughputPerSecond).toBeCloseTo(2, 6);
+    expect(s.throughputPerSecond).toBeCloseTo(240 / 120.5, 2);
+    // Ten quiet minutes later the recent figure is zero, the lifetime one is not.
+    const later = stats.summary(t0 + 720_000).agents[0];
+    expect(later.recentThroughputPerSecond).toBe(0);
+    expect(later.throughputPerSecond).toBeGreaterThan(0);
+  });
+
+  test('error types and operations per agent are bounded', () => {
+    const stats = new StatsCollector(3);
+    for (let i = 0; i < 50; i++) stats.observe('a', { agent: 'a', operation: `op${i}`, durationMs: 1, success: false, errorType: `E${i}` }, 1000);
+    const s = stats.summary(2000).agents[0];
+    expect(s.operations.length).toBeLessThanOrEqual(3);
+    expect(s.operations.find((o) => o.operation === 'other')!.count).toBe(47);
+    expect(s.topErrors.length).toBeLessThanOrEqual(5);
   });
 });
