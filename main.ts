@@ -1,6 +1,6 @@
 import { App, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AgentService, MeshPolicy } from './constructs';
+import { AgentService, MeshPolicy, MonitoringStack } from './constructs';
 import { synthApp } from './testing';
 
 /**
@@ -12,6 +12,7 @@ export class MultiAgentChart extends Chart {
   public readonly researcher: AgentService;
   public readonly coder: AgentService;
   public readonly mesh: MeshPolicy;
+  public readonly monitoring: MonitoringStack;
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, { namespace: 'multi-agents', disableResourceNameHashes: true, ...props });
@@ -64,6 +65,13 @@ export class MultiAgentChart extends Chart {
     });
     this.mesh.allow(this.planner, [this.researcher, this.coder]);
     this.mesh.allowIngress(this.planner, { namespaces: ['istio-ingress'] });
+
+    // Scrape config, alerts with runbooks, SLO burn-rate alerts and a dashboard for the system;
+    // kube-prometheus-stack only picks up rules and monitors carrying its release label.
+    this.monitoring = new MonitoringStack(this, 'monitoring', {
+      services: [this.planner, this.researcher, this.coder],
+      labels: { release: 'kube-prometheus-stack' },
+    });
   }
 }
 

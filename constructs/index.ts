@@ -1,5 +1,8 @@
 export * from './agent-service';
 export * from './mesh-policy';
+export * from './monitoring-stack';
+export * from './rules';
+export * from './dashboards';
 export * from './spec';
 export * from './validation';
 export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
