@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
@@ -72,7 +73,22 @@ describe.each(['single', 'per-agent', 'per-resource'])('synth --layout %s', (lay
   });
 });
 
+// kubectl's built-in kustomize (what Argo CD and Flux run) builds the folder as it is.
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
 describe('synth output', () => {
+  (kubectl ? test.each(['single', 'per-agent', 'per-resource']) : test.skip.each(['single']))('kubectl kustomize builds the %s folder into exactly the synthesized objects', (layout) => {
+    const out = synth(layout).out;
+    const r = spawnSync('kubectl', ['kustomize', out], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const built = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS()).filter((o) => o);
+    const byId = (list: any[]) => new Map(list.map((o) => [identity(o), o]));
+    expect(byId(built)).toEqual(byId(objectsIn(out)));
+    expect(built[0].kind).toBe('Namespace');
+  });
+  if (!kubectl) console.warn('kubectl not found: the kustomize build of the output folder is not tested');
+
   test('every object passes the schema and policy validator', async () => {
     const objects = objectsIn(synth('per-resource').out);
     const result = await validateManifests(objects);
