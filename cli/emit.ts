@@ -25,6 +25,9 @@ const PLAIN_DOTTED = /^[0-9]+(\.[0-9]+){2,}(-[0-9A-Za-z.-]+|\/[0-9]+)?$/;
 // Digits, then a space somewhere and no ":": no number, timestamp or sexagesimal has that shape
 // ("1 - (sum by (agent) ...)" in PromQL).
 const PLAIN_DIGIT_PHRASE = /^[0-9][A-Za-z0-9 _./:;@=,+*?()$%^&<>\[\]{}~|'"!#`\\-]*$/;
+// A dash then a letter, "_" or "-" (command-line flags such as --max-old-space-size=192): no
+// number, and not a document marker ("---" is excluded).
+const PLAIN_FLAG = /^-[A-Za-z_-][A-Za-z0-9 _./:;@=,+*?()$%^&<>\[\]{}~|'"!#`\\-]*$/;
 // Characters that need escaping or may be folded/normalized by a YAML parser.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ud800-\udfff]/;
 
@@ -33,7 +36,8 @@ function isPlain(s: string): boolean {
   if (s.length === 0 || RESERVED.has(s) || /^[eE][-+0-9]/.test(s)) return false;
   if (PLAIN_QUANTITY.test(s) || PLAIN_DOTTED.test(s)) return true;
   // (A timestamp may hold a space: "2001-12-14 21:59:43.10 -5".)
-  if (!PLAIN_WORD.test(s) && !(PLAIN_DIGIT_PHRASE.test(s) && s.includes(' ') && !/^[0-9]{4}-/.test(s))) return false;
+  const flag = PLAIN_FLAG.test(s) && !s.startsWith('---');
+  if (!PLAIN_WORD.test(s) && !flag && !(PLAIN_DIGIT_PHRASE.test(s) && s.includes(' ') && !/^[0-9]{4}-/.test(s))) return false;
   // A ": " ends a key, " #" starts a comment; trailing space or ":" would be lost or misread.
   return !s.includes(': ') && !s.includes(' #') && !s.endsWith(' ') && !s.endsWith(':');
 }

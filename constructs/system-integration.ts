@@ -2,9 +2,8 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AgentService } from './agent-service';
 import { MeshPolicy, MeshPolicyProps } from './mesh-policy';
-import { MonitoringStack, MonitoringStackProps, ScrapeKind } from './monitoring-stack';
+import { MonitoringStack, MonitoringStackProps, monitoringStackPropsSchema } from './monitoring-stack';
 import { monitoringOptionsSchema as monitoringRuleOptionsSchema } from './rules/options';
-import { dns1123Label, duration, labelMap } from './validation';
 import { agentOptionsSchema, ingressPeerSchema, meshOptionsSchema as meshPolicyOptionsSchema } from './mesh/options';
 import { canarySchema } from './spec';
 import type { SystemSpec } from './system-spec';
@@ -50,25 +49,11 @@ export const monitoringAgentShape = {
  * System-level `monitoring:` options: MonitoringStack props except `services` (every agent),
  * `overrides` (set per agent as `alertThresholds`) and `customAlerts` (code, not data);
  * `false` builds no monitoring.
- * TODO(lead): monitoring-stack.ts does not export its props schema; the extra keys below mirror it.
  */
 export const monitoringOptionsSchema = z.union([
   z.literal(false),
-  monitoringRuleOptionsSchema.omit({ overrides: true }).extend({
-    namespace: dns1123Label().optional().describe('Namespace of the monitoring objects. Default: the system namespace.'),
-    scrape: z.enum([ScrapeKind.SERVICE_MONITOR, ScrapeKind.POD_MONITOR]).optional(),
-    interval: duration().optional(),
-    labels: labelMap().optional(),
-    dashboard: z.union([
-      z.boolean(),
-      z.strictObject({
-        configMap: z.boolean().optional(),
-        folder: z.string().min(1).optional(),
-        grafanaInstanceSelector: labelMap().optional(),
-        title: z.string().min(1).optional(),
-      }),
-    ]).optional(),
-    prometheusConfig: z.boolean().optional(),
+  monitoringStackPropsSchema.omit({ services: true, overrides: true, customAlerts: true }).extend({
+    namespace: monitoringStackPropsSchema.shape.namespace.describe('Namespace of the monitoring objects. Default: the system namespace.'),
   }),
 ]);
 export type MonitoringOptionsInput = z.input<typeof monitoringOptionsSchema>;

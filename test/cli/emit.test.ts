@@ -15,7 +15,7 @@ function roundTrip(value: unknown, version: '1.1' | '1.2') {
 const TRICKY_STRINGS = [
   'yes', 'Yes', 'on', 'OFF', 'y', 'n', 'NO', 'true', 'False', 'null', 'Null', '~', '',
   '1e3', '0x1F', '0o17', '012', '1_000', '12:30', '190:20:30', '2024-01-01', '2001-12-14t21:59:43.10-05:00', '1.5', '.5', '-1', '+1', '1.',
-  '.inf', '-.inf', '.NaN', '=', '<<', ' lead', 'trail ', 'a: b', 'a #b', 'a:', '#x', '- x', '-x', '? x', '?x', ':x', '@x', '`x', '!x', '&x', '*x',
+  '.inf', '-.inf', '.NaN', '=', '<<', ' lead', 'trail ', 'a: b', 'a #b', 'a:', '#x', '- x', '-x', '--max-old-space-size=192', '---', '---x', '-', '--', '-1x', '-.5', '-_a', '-a: b', '-a #b', '? x', '?x', ':x', '@x', '`x', '!x', '&x', '*x',
   '|x', '>x', '%x', '"x', "'x", '[x', ']x', '{x', '}x', ',x', 'a,b', 'a[0]', 'x{y}', 'http://a.b:80/c?d=e&f=g#h', 'a#b', 'a # b',
   'multi\nline', 'multi\nline\n', 'x\n\n', '\nlead', ' \n', 'a\n  b\n', 'a\n\nb', 'line\n \nspaces-only line', 'trailing space \nline', '# comment\nline',
   'tab\tin', 'a\r\nb', '\u2028', 'x\u0085y', '\u0000', '\u007f', '\u0080x', 'x\u009f', '\ufeffx', 'a\u2029b', 'ünïcode', '😀', '\ud800',
