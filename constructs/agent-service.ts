@@ -12,11 +12,11 @@ import {
   normalizeAgentSpec,
   ResourceSpec,
 } from './spec';
-import { parseProps, PropsValidationError } from './validation';
+import { parseMemory, parseProps, PropsValidationError } from './validation';
 
 /** Resource requests and limits. Each value falls back to its own default. */
 export interface AgentResources {
-  /** @default { cpu: '100m', memory: '256Mi' } (sidecar: { cpu: '25m', memory: '64Mi' }) */
+  /** @default { cpu: '100m', memory: '256Mi' } (sidecar: { cpu: '25m', memory: '128Mi' }) */
   readonly requests?: { readonly cpu?: string; readonly memory?: string };
   /** @default { cpu: '500m', memory: '1Gi' } (sidecar: { cpu: '250m', memory: '256Mi' }) */
   readonly limits?: { readonly cpu?: string; readonly memory?: string };
@@ -85,12 +85,14 @@ export interface AgentSidecarOptions {
   readonly enabled?: boolean;
   /** Sidecar image. @default `ghcr.io/cdk8s-agents/agent-sidecar:<package version>` */
   readonly image?: string;
-  /** Sidecar resources. @default requests 25m/64Mi, limits 250m/256Mi */
+  /** Sidecar resources. @default requests 25m/128Mi, limits 250m/256Mi */
   readonly resources?: AgentResources;
   /** Most entries in the local cache. @default 10000 */
   readonly cacheMaxEntries?: number;
-  /** Most bytes held by the local cache. @default 67108864 (64 MiB) */
+  /** Most bytes held by the local cache; with ~80 MiB of working memory it must fit 75% of the memory limit. @default 67108864 (64 MiB) */
   readonly cacheMaxBytes?: number;
+  /** Largest single cache value. @default 1048576 (1 MiB), or cacheMaxBytes when smaller */
+  readonly cacheMaxValueBytes?: number;
   /** TTL of cache entries written without `?ttl=`. @default 300 */
   readonly cacheDefaultTtlSeconds?: number;
   /** Shared cache tier on Redis, so replicas share results. @default none (local only) */
@@ -356,7 +358,7 @@ export class AgentService extends Construct {
     agent.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${id}Tmp`, 'tmp', { sizeLimit: Size.mebibytes(256) }));
 
     if (spec.sidecar.enabled) {
-      const sidecar = deployment.addContainer({
+      deployment.addContainer({
         name: SIDECAR_CONTAINER_NAME,
         image: spec.sidecar.image,
         ports: [{ name: 'metrics', number: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP }],
@@ -370,7 +372,6 @@ export class AgentService extends Construct {
           port: spec.sidecar.metricsPort, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
         }),
       });
-      sidecar.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${id}SidecarTmp`, 'sidecar-tmp', { sizeLimit: Size.mebibytes(64) }));
     }
 
     const api = ApiObject.of(deployment);
@@ -481,9 +482,14 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
     [SIDECAR_ENV.apiPort]: String(s.apiPort),
     [SIDECAR_ENV.cacheMaxEntries]: String(s.cacheMaxEntries),
     [SIDECAR_ENV.cacheMaxBytes]: String(s.cacheMaxBytes),
+    [SIDECAR_ENV.cacheMaxValueBytes]: String(s.cacheMaxValueBytes),
     [SIDECAR_ENV.cacheDefaultTtlSeconds]: String(s.cacheDefaultTtlSeconds),
   };
   if (s.redisUrl) env[SIDECAR_ENV.redisUrl] = s.redisUrl;
+  // Every container gets SIGTERM at once: keep serving while the agent drains, so its last records count.
+  env[SIDECAR_ENV.shutdownDelayMs] = String(spec.drainSeconds * 1000);
+  // V8 lets garbage grow to ~2x the live heap without a cap: size the old space to 75% of the limit.
+  env.NODE_OPTIONS = `--max-old-space-size=${Math.max(64, Math.floor((parseMemory(s.resources.limits.memory) / 2 ** 20) * 0.75))}`;
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
 }
 

@@ -23,6 +23,11 @@ import {
   portNumber,
 } from './validation';
 
+/** Memory the sidecar needs besides its cache (request bodies, metrics, V8 baseline). */
+export const SIDECAR_WORKING_MEMORY_BYTES = 80 * 2 ** 20;
+/** Largest cache value the sidecar accepts by default. */
+const SIDECAR_MAX_VALUE_BYTES = 2 ** 20;
+
 /** Longest agent id: leaves room for the longest suffix (`-canary-pdb`) within 63 characters. */
 export const MAX_AGENT_NAME_LENGTH = 50;
 /** Value of `app.kubernetes.io/managed-by` on everything this package creates. */
@@ -46,7 +51,8 @@ export const DEFAULTS = {
   maxConcurrentRequests: 10,
   sidecar: {
     image: `${SIDECAR_IMAGE_REPOSITORY}:${SIDECAR_VERSION}`,
-    resources: { requests: { cpu: '25m', memory: '64Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
+    // Idles at ~56 MB and peaks at ~125 MB under load (BENCHMARKS.md).
+    resources: { requests: { cpu: '25m', memory: '128Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
     cache: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, defaultTtlSeconds: 300 },
   },
   slo: { window: '30d' },
@@ -99,6 +105,7 @@ export const sidecarSchema = z.strictObject({
   resources: resourcesSchema.optional(),
   cacheMaxEntries: positiveInt().optional(),
   cacheMaxBytes: positiveInt().optional(),
+  cacheMaxValueBytes: positiveInt().optional(),
   cacheDefaultTtlSeconds: positiveInt().optional(),
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 });
@@ -183,6 +190,23 @@ export const agentServicePropsSchema = z
     }
     for (const name of Object.keys(p.secretEnv ?? {})) {
       if (p.env && name in p.env) ctx.addIssue({ code: 'custom', path: ['secretEnv', name], message: 'is also set in env: an environment variable has one source' });
+    }
+    if (typeof p.sidecar === 'object') {
+      const sc = p.sidecar;
+      const maxBytes = sc.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes;
+      if (sc.cacheMaxValueBytes !== undefined && sc.cacheMaxValueBytes > maxBytes) {
+        ctx.addIssue({ code: 'custom', path: ['sidecar', 'cacheMaxValueBytes'], message: `(${sc.cacheMaxValueBytes}) must not exceed cacheMaxBytes (${maxBytes})` });
+      }
+      // The sidecar's V8 old space is 75% of its memory limit; a full cache plus working memory must fit.
+      const limit = sc.resources?.limits?.memory ?? DEFAULTS.sidecar.resources.limits.memory;
+      const heap = parseMemory(limit) * 0.75;
+      if (maxBytes + SIDECAR_WORKING_MEMORY_BYTES > heap) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sidecar', 'cacheMaxBytes'],
+          message: `(${maxBytes}) plus ~${SIDECAR_WORKING_MEMORY_BYTES / 2 ** 20} MiB of working memory does not fit the sidecar heap (75% of resources.limits.memory ${limit}): raise the limit or lower cacheMaxBytes`,
+        });
+      }
     }
     const hcPort = p.healthCheck?.port;
     if (hcPort !== undefined && (hcPort === SIDECAR_METRICS_PORT || hcPort === SIDECAR_API_PORT)) {
@@ -284,6 +308,7 @@ export interface AgentSpec {
     readonly resources: ResourceSpec;
     readonly cacheMaxEntries: number;
     readonly cacheMaxBytes: number;
+    readonly cacheMaxValueBytes: number;
     readonly cacheDefaultTtlSeconds: number;
     readonly redisUrl?: string;
   };
@@ -379,6 +404,7 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       resources: resources(sidecarProps.resources, DEFAULTS.sidecar.resources),
       cacheMaxEntries: sidecarProps.cacheMaxEntries ?? DEFAULTS.sidecar.cache.maxEntries,
       cacheMaxBytes: sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes,
+      cacheMaxValueBytes: sidecarProps.cacheMaxValueBytes ?? Math.min(SIDECAR_MAX_VALUE_BYTES, sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes),
       cacheDefaultTtlSeconds: sidecarProps.cacheDefaultTtlSeconds ?? DEFAULTS.sidecar.cache.defaultTtlSeconds,
       redisUrl: sidecarProps.redisUrl,
     },

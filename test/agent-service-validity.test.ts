@@ -22,7 +22,7 @@ const variants: Array<[string, Partial<AgentServiceProps>]> = [
     annotations: { 'example.com/owner': 'a' },
     terminationGracePeriodSeconds: 600,
     drainSeconds: 0,
-    sidecar: { cacheMaxEntries: 10, redisUrl: 'redis://r:6379', resources: { limits: { memory: '128Mi' } } },
+    sidecar: { cacheMaxEntries: 10, cacheMaxBytes: 8 * 2 ** 20, redisUrl: 'redis://r:6379', resources: { limits: { memory: '128Mi' } } },
     slo: { availability: 99.9, latencyP95Seconds: 10 },
     canary: { image: 'ghcr.io/example/planner:2.0.0', replicas: 2 },
   }],

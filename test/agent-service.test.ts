@@ -129,9 +129,11 @@ describe('AgentService defaults', () => {
       expect(c.securityContext.capabilities.add).toBeUndefined();
       expect(c.resources.requests).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
       expect(c.resources.limits).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
-      const tmp = c.volumeMounts.find((m: any) => m.mountPath === '/tmp');
-      expect(pod.volumes.find((v: any) => v.name === tmp.name).emptyDir).toBeDefined();
     }
+    // The agent gets a writable /tmp on an emptyDir; the sidecar writes nothing to disk.
+    const tmp = agentContainer.volumeMounts.find((m: any) => m.mountPath === '/tmp');
+    expect(pod.volumes.find((v: any) => v.name === tmp.name).emptyDir).toEqual({ sizeLimit: '256Mi' });
+    expect(sidecar.volumeMounts).toBeUndefined();
   });
 
   test('sidecar container: metrics port on the pod, API on loopback, probes, scrape annotations', () => {
@@ -140,6 +142,10 @@ describe('AgentService defaults', () => {
     expect(sidecar.ports).toEqual([{ name: 'metrics', containerPort: SIDECAR_METRICS_PORT, protocol: 'TCP' }]);
     const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({ SIDECAR_API_HOST: '127.0.0.1', SIDECAR_API_PORT: String(SIDECAR_API_PORT), SIDECAR_METRICS_PORT: String(SIDECAR_METRICS_PORT), SIDECAR_AGENT_NAME: 'planner' });
+    // Keeps serving through the agent's drain; V8 old space at 75% of the 256Mi limit.
+    expect(env).toMatchObject({ SIDECAR_SHUTDOWN_DELAY_MS: '15000', NODE_OPTIONS: '--max-old-space-size=192' });
+    expect(sidecar.command).toBeUndefined();
+    expect(sidecar.args).toBeUndefined();
     expect(sidecar.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: SIDECAR_METRICS_PORT });
     expect(sidecar.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: SIDECAR_METRICS_PORT });
     expect(deployment.spec.template.metadata.annotations).toMatchObject({
@@ -215,6 +221,7 @@ describe('AgentService options', () => {
     const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({ SIDECAR_CACHE_MAX_ENTRIES: '500', SIDECAR_CACHE_MAX_BYTES: '1048576', SIDECAR_CACHE_DEFAULT_TTL_SECONDS: '60', SIDECAR_REDIS_URL: 'redis://redis:6379' });
     expect(sidecar.resources.limits.memory).toBe('128Mi');
+    expect(env.NODE_OPTIONS).toBe('--max-old-space-size=96');
   });
 
   test('drainSeconds 0 removes the preStop hook', () => {
@@ -306,6 +313,8 @@ describe('AgentService rejects bad props with the construct path and field', () 
     ['secretEnv bad secret name', { secretEnv: { KEY: { secretName: 'Bad_Name', key: 'k' } } }, /secretEnv.KEY.secretName: must be a DNS-1123 subdomain/],
     ['label value too long', { labels: { team: 'x'.repeat(64) } }, /labels.team: label values must be at most 63 characters/],
     ['unknown prop', { replica: 2 }, /^multi-agents\/planner: unknown field "replica"$/m],
+    ['sidecar cache too big for its memory limit', { sidecar: { cacheMaxBytes: 200 * 2 ** 20 } }, /sidecar.cacheMaxBytes \(209715200\) plus ~80 MiB of working memory does not fit the sidecar heap \(75% of resources.limits.memory 256Mi\)/],
+    ['sidecar value limit above the cache size', { sidecar: { cacheMaxBytes: 4096, cacheMaxValueBytes: 8192 } }, /sidecar.cacheMaxValueBytes \(8192\) must not exceed cacheMaxBytes \(4096\)/],
     ['SLO of 100%', { slo: { availability: 100 } }, /slo.availability: must be below 100/],
     ['canary with the stable version', { canary: { image: 'ghcr.io/example/planner:1.0.0' } }, /canary.version \("1.0.0"\) must differ from the stable version/],
   ];
