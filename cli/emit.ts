@@ -50,12 +50,27 @@ function quote(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+// Strings that are not obviously plain take the quoting `yaml` (cdk8s's serializer) would
+// choose, so the output stays byte-identical to `cdk8s synth`; they are a small share.
+const quoted = new Map<string, string>();
+function nonPlain(s: string): string {
+  let out = quoted.get(s);
+  if (out === undefined) {
+    // Only its quoted forms: where `yaml` would write a plain scalar that YAML 1.2 readers take
+    // for something else (`0o17`, `<<`), or raw control characters, quote it ourselves.
+    const y = UNSAFE.test(s) ? '' : yamlStringify(s, { version: '1.1', lineWidth: 0 }).replace(/\n$/, '');
+    out = !y.includes('\n') && /^(".*"|'.*')$/s.test(y) ? y : quote(s);
+    if (quoted.size < 10_000) quoted.set(s, out);
+  }
+  return out;
+}
+
 function scalarString(s: string): string {
-  return isPlain(s) ? s : quote(s);
+  return isPlain(s) ? s : nonPlain(s);
 }
 
 function key(k: string): string {
-  return isPlain(k) ? k : quote(k);
+  return isPlain(k) ? k : nonPlain(k);
 }
 
 // A literal block keeps a multi-line string readable (PromQL, dashboards, scripts).
