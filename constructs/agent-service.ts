@@ -343,16 +343,10 @@ export class AgentService extends Construct {
       envVariables: env,
       securityContext: restrictedContainerSecurity(),
       resources: cdk8sPlusResources(spec.resources),
-      liveness: kplus.Probe.fromHttpGet(spec.healthCheck.livenessPath, {
-        port: spec.healthCheck.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(5), failureThreshold: 3,
-      }),
-      readiness: kplus.Probe.fromHttpGet(spec.healthCheck.readinessPath, {
-        port: spec.healthCheck.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3), failureThreshold: 3,
-      }),
-      startup: kplus.Probe.fromHttpGet(spec.healthCheck.startupPath, {
-        port: spec.healthCheck.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3),
-        failureThreshold: Math.ceil(spec.healthCheck.startupTimeoutSeconds / 5),
-      }),
+      liveness: httpProbe(spec.healthCheck.livenessPath, spec.healthCheck.port, 10, 5, 3),
+      readiness: httpProbe(spec.healthCheck.readinessPath, spec.healthCheck.port, 5, 3, 3),
+      // Slow starters (model downloads, warm-up) get startupTimeoutSeconds before liveness applies.
+      startup: httpProbe(spec.healthCheck.startupPath, spec.healthCheck.port, 5, 3, Math.ceil(spec.healthCheck.startupTimeoutSeconds / 5)),
       lifecycle: spec.drainSeconds > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', String(spec.drainSeconds)]) } : undefined,
     });
     agent.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${id}Tmp`, 'tmp', { sizeLimit: Size.mebibytes(256) }));
@@ -365,12 +359,8 @@ export class AgentService extends Construct {
         envVariables: sidecarEnv(spec),
         securityContext: restrictedContainerSecurity(),
         resources: cdk8sPlusResources(spec.sidecar.resources),
-        liveness: kplus.Probe.fromHttpGet(SIDECAR_PATHS.healthz, {
-          port: spec.sidecar.metricsPort, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
-        }),
-        readiness: kplus.Probe.fromHttpGet(SIDECAR_PATHS.readyz, {
-          port: spec.sidecar.metricsPort, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
-        }),
+        liveness: httpProbe(SIDECAR_PATHS.healthz, spec.sidecar.metricsPort, 10, 2, 3),
+        readiness: httpProbe(SIDECAR_PATHS.readyz, spec.sidecar.metricsPort, 5, 2, 2),
       });
     }
 
@@ -491,6 +481,12 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
   // V8 lets garbage grow to ~2x the live heap without a cap: size the old space to 75% of the limit.
   env.NODE_OPTIONS = `--max-old-space-size=${Math.max(64, Math.floor((parseMemory(s.resources.limits.memory) / 2 ** 20) * 0.75))}`;
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
+}
+
+function httpProbe(path: string, port: number, periodSeconds: number, timeoutSeconds: number, failureThreshold: number): kplus.Probe {
+  return kplus.Probe.fromHttpGet(path, {
+    port, periodSeconds: Duration.seconds(periodSeconds), timeoutSeconds: Duration.seconds(timeoutSeconds), failureThreshold,
+  });
 }
 
 /** The restricted Pod Security Standard for one container. */

@@ -672,29 +672,9 @@ describe('bad input gives clear errors naming the mesh path and the field', () =
   });
 });
 
-/** The snippet the report hands to main.ts (used here until main.ts wires its own MeshPolicy). */
-function wireExampleMesh(chart: MultiAgentChart): MeshPolicy {
-  const mesh = new MeshPolicy(chart, 'mesh', {
-    services: [chart.planner, chart.researcher, chart.coder],
-    agents: {
-      // The planner keeps conversation state per replica: pin a conversation to one replica.
-      planner: { sessionAffinityHeader: 'x-conversation-id' },
-      // 10% of the coder's traffic goes to the 1.0.0-rc.1 canary; `x-agent-track: canary` pins a request to it.
-      coder: {
-        canary: { weight: 10 },
-        routes: [{ name: 'coder-canary-pin', headers: { 'x-agent-track': 'canary' }, subset: 'canary' }],
-      },
-    },
-    egress: { hosts: ['api.openai.com'] },
-  });
-  mesh.allow(chart.planner, [chart.researcher, chart.coder]);
-  mesh.allowIngress(chart.planner, { namespaces: ['istio-ingress'] });
-  return mesh;
-}
-
 describe('the example app (main.ts) inside a MeshPolicy', () => {
   const chart = new MultiAgentChart(Testing.app(), 'multi-agents');
-  const mesh = (chart.node.children.find((c) => c instanceof MeshPolicy) as MeshPolicy | undefined) ?? wireExampleMesh(chart);
+  const mesh = chart.mesh;
   const objects = Testing.synth(chart);
 
   test('every object is schema-valid', async () => {
