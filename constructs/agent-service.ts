@@ -532,5 +532,5 @@ function topologySpread(selectorLabels: Readonly<Record<string, string>>) {
 }
 
 function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -17,7 +17,7 @@ import {
   planAgents,
 } from './mesh/options';
 import { ALLOW, authorizationPolicyRules, destinationRuleSpec, InboundAccess, networkPolicyRules, serviceEntrySpec, sortKeys, virtualServiceSpec } from './mesh/render';
-import { MANAGED_BY } from './spec';
+import { AgentSpec, MANAGED_BY } from './spec';
 import { formatIssues, PropsValidationError } from './validation';
 
 // One MeshPolicy per namespace per app: two would both write default-deny and the namespace mTLS policy.
@@ -273,6 +273,11 @@ export class MeshPolicy extends Construct {
 
   private readonly members = new Map<AgentService, AgentPlan>();
   private readonly edgeSet = new Map<string, MeshEdge>();
+  // Indexes of the call graph, so rendering stays linear in agents and edges.
+  private readonly callersByCallee = new Map<string, Set<string>>();
+  private readonly calleesByCaller = new Map<string, Set<string>>();
+  private readonly specsByName = new Map<string, AgentSpec>();
+  private sortedEdges?: MeshEdge[];
   private readonly ingressPeers = new Map<string, IngressPeer[]>();
   private readonly options: MeshOptions;
   private readonly systemLabel?: string;
@@ -306,7 +311,10 @@ export class MeshPolicy extends Construct {
     const { plans, problems: planProblems, warnings } = planAgents(specs, this.options);
     const hostProblems = checkEgressHosts(this.options);
     if (planProblems.length + hostProblems.length > 0) throw new PropsValidationError(this.node.path, [...planProblems, ...hostProblems]);
-    services.forEach((s, i) => this.members.set(s, plans[i]));
+    services.forEach((s, i) => {
+      this.members.set(s, plans[i]);
+      this.specsByName.set(s.spec.name, s.spec);
+    });
     this.namespace = namespaces[0];
     this.systemLabel = new Set(specs.map((s) => s.system)).size === 1 ? specs[0].system : undefined;
 
@@ -360,7 +368,9 @@ export class MeshPolicy extends Construct {
 
   /** The declared call graph, sorted. */
   public get edges(): MeshEdge[] {
-    return [...this.edgeSet.values()].sort((a, b) => a.caller.localeCompare(b.caller) || a.callee.localeCompare(b.callee));
+    // Code-point order: byte-identical output whatever the Node/ICU build.
+    this.sortedEdges ??= [...this.edgeSet.values()].sort((a, b) => compare(a.caller, b.caller) || compare(a.callee, b.callee));
+    return [...this.sortedEdges];
   }
 
   private addEdges(caller: AgentService, callees: AgentService[], where: (index: number) => string) {
@@ -369,6 +379,9 @@ export class MeshPolicy extends Construct {
     for (const callee of callees) {
       const edge = { caller: caller.spec.name, callee: callee.spec.name };
       this.edgeSet.set(`${edge.caller}->${edge.callee}`, edge);
+      addTo(this.callersByCallee, edge.callee, edge.caller);
+      addTo(this.calleesByCaller, edge.caller, edge.callee);
+      this.sortedEdges = undefined;
     }
   }
 
@@ -473,17 +486,18 @@ export class MeshPolicy extends Construct {
 
   private inboundAccess(plan: AgentPlan): InboundAccess {
     const name = plan.spec.name;
-    const callers = this.edges.filter((e) => e.callee === name).map((e) => this.specOf(e.caller));
+    const callers = sortedNames(this.callersByCallee.get(name)).map((n) => this.specOf(n));
     return { target: plan.spec, callers, ingress: this.ingressPeers.get(name) ?? [], scrape: this.scrape() };
   }
 
   private calleesOf(name: string) {
-    return this.edges.filter((e) => e.caller === name).map((e) => this.specOf(e.callee));
+    return sortedNames(this.calleesByCaller.get(name)).map((n) => this.specOf(n));
   }
 
   private specOf(name: string) {
-    for (const s of this.members.keys()) if (s.spec.name === name) return s.spec;
-    throw new Error(`unknown agent ${name}`);
+    const spec = this.specsByName.get(name);
+    if (!spec) throw new Error(`unknown agent ${name}`);
+    return spec;
   }
 
   private scrape(): InboundAccess['scrape'] {
@@ -572,3 +586,17 @@ type Assert<T extends true> = T;
 type MeshOptionProps = Omit<MeshPolicyProps, 'services' | 'calls' | 'ingress'>;
 export type _MeshPropsMatchSchema = Assert<MeshOptionProps extends MeshOptionsInput ? true : false>;
 export type _MeshSchemaMatchesProps = Assert<Required<MeshOptionsInput> extends Required<{ [K in keyof MeshOptionProps]: unknown }> ? true : false>;
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string) {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function sortedNames(names: Set<string> | undefined): string[] {
+  return names ? [...names].sort(compare) : [];
+}

@@ -298,7 +298,7 @@ describe('AgentService rejects bad props with the construct path and field', () 
     ['negative maxReplicas', { autoscaling: { maxReplicas: -3 } }, /^multi-agents\/planner: autoscaling.maxReplicas: must be a positive integer/m],
     ['fractional replicas', { replicas: 1.5 }, /^multi-agents\/planner: replicas: must be a positive integer/m],
     ['non-positive grace period', { terminationGracePeriodSeconds: 0 }, /terminationGracePeriodSeconds: must be a positive integer/],
-    ['bad CPU quantity', { resources: { limits: { cpu: 'two' } } }, /^multi-agents\/planner: resources.limits.cpu: must be a CPU quantity/m],
+    ['bad CPU quantity', { resources: { limits: { cpu: 'two' } } }, /^multi-agents\/planner: resources.limits.cpu: must be a CPU quantity such as "250m" or "1"$/],
     ['bad memory quantity', { resources: { requests: { memory: '1GB' } } }, /^multi-agents\/planner: resources.requests.memory: must be a memory quantity/m],
     ['zero CPU', { resources: { requests: { cpu: '0m' } } }, /resources.requests.cpu: must be greater than 0/],
     ['request above limit', { resources: { requests: { memory: '2Gi' } } }, /resources.requests.memory \(2Gi\) must not exceed limits.memory \(1Gi\)/],

@@ -220,5 +220,5 @@ export function uniqSorted(values: readonly string[]): string[] {
 }
 
 export function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
