@@ -88,9 +88,11 @@ const MEMORY_FACTORS: Record<string, number> = {
 };
 
 /** A CPU quantity such as `250m` or `1.5`. */
-export const cpuQuantity = () => z.string().regex(CPU, { message: 'must be a CPU quantity such as "250m" or "1"', abort: true }).refine((q) => parseCpu(q) > 0, 'must be greater than 0');
+// The `> 0` refines skip malformed values: those already have the format message, and an
+// aborting check would also stop the object-level checks that report other fields.
+export const cpuQuantity = () => z.string().regex(CPU, 'must be a CPU quantity such as "250m" or "1"').refine((q) => !CPU.test(q) || parseCpu(q) > 0, 'must be greater than 0');
 /** A memory quantity such as `256Mi` or `1Gi`. */
-export const memoryQuantity = () => z.string().regex(MEMORY, { message: 'must be a memory quantity such as "256Mi" or "1Gi"', abort: true }).refine((q) => parseMemory(q) > 0, 'must be greater than 0');
+export const memoryQuantity = () => z.string().regex(MEMORY, 'must be a memory quantity such as "256Mi" or "1Gi"').refine((q) => !MEMORY.test(q) || parseMemory(q) > 0, 'must be greater than 0');
 
 /** CPU quantity in cores. */
 export function parseCpu(q: string): number {
