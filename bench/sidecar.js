@@ -27,7 +27,7 @@ const VALUE_BYTES = 256;
 const FILL_ENTRIES = 100_000;
 const MB = 1024 * 1024;
 /** The node flags sidecar/Dockerfile runs the sidecar with (CMD and NODE_OPTIONS): measure what ships. */
-const SIDECAR_NODE_FLAGS = (process.env.BENCH_SIDECAR_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=192').split(' ').filter(Boolean);
+const SIDECAR_NODE_FLAGS = (process.env.BENCH_SIDECAR_NODE_FLAGS ?? '--max-semi-space-size=2 --no-memory-reducer --max-old-space-size=192').split(' ').filter(Boolean);
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
