@@ -176,7 +176,7 @@ export class StatsCollector {
       .sort((x, y) => y.score - x.score || y.taskCount - x.taskCount || x.agent.localeCompare(y.agent))
       .map((a, i) => ({ rank: i + 1, agent: a.agent, score: a.score, successRate: a.successRate, p95Ms: a.latencyMs.p95 }));
     return {
-      uptimeSeconds: round(uptime, 1),
+      uptimeSeconds: round(uptime, 3),
       startedAt: new Date(this.startedAt).toISOString(),
       totals: {
         taskCount: total,
