@@ -12,23 +12,12 @@
  *     const doc = await sidecar.cached('docs', url, 600, () => fetchDoc(url));
  */
 import { AGENT_SIDECAR_URL_ENV, SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_PATHS } from './contract';
+import type { ExecutionInput } from './contract';
+
+export type { ExecutionInput };
 import { FieldError, validateRecord } from './validate';
 
 /** What `record()` takes: the body of POST /v1/executions. */
-export interface ExecutionInput {
-  /** gen_ai_agent_name; defaults to the client's agent, then to the sidecar's SIDECAR_AGENT_NAME. */
-  agent?: string;
-  /** gen_ai_operation_name, e.g. chat, plan, tool_call. */
-  operation: string;
-  durationMs: number;
-  success: boolean;
-  /** Low-cardinality error type (exception name or `timeout`); ignored on success. */
-  errorType?: string;
-  /** gen_ai_request_model. */
-  model?: string;
-  inputTokens?: number;
-  outputTokens?: number;
-}
 
 export interface SidecarClientOptions {
   /** Base URL of the sidecar API. @default env AGENT_SIDECAR_URL, else http://127.0.0.1:9465 */

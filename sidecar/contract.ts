@@ -148,3 +148,22 @@ export const DURATION_BUCKETS_SECONDS: readonly number[] = [
 export const TOKEN_BUCKETS: readonly number[] = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
+
+/**
+ * One agent execution as the agent sends it to POST /v1/executions (alone or in a JSON array).
+ * Label values are capped by the sidecar; never put request or conversation ids in them.
+ */
+export interface ExecutionInput {
+  /** gen_ai_agent_name; defaults to the client's agent, then to the sidecar's SIDECAR_AGENT_NAME. */
+  agent?: string;
+  /** gen_ai_operation_name, e.g. chat, plan, tool_call. */
+  operation: string;
+  durationMs: number;
+  success: boolean;
+  /** Low-cardinality error type (exception name or `timeout`); ignored on success. */
+  errorType?: string;
+  /** gen_ai_request_model. */
+  model?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+}

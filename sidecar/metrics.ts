@@ -15,6 +15,7 @@ import {
   SIDECAR_VERSION,
   TOKEN_BUCKETS,
 } from './contract';
+import type { ExecutionInput } from './contract';
 import { BoundedLabel, LabelLimiter, LabelTuple, tupleKey } from './labels';
 
 type Labels = Record<string, string | number>;
@@ -100,17 +101,8 @@ export class Series {
   constructor(readonly tuple: LabelTuple) {}
 }
 
-/** A validated execution record (see validate.ts). */
-export interface ExecutionRecord {
-  agent: string;
-  operation: string;
-  durationMs: number;
-  success: boolean;
-  errorType?: string;
-  model?: string;
-  inputTokens?: number;
-  outputTokens?: number;
-}
+/** A validated execution record (see validate.ts): the wire record with its agent resolved. */
+export type ExecutionRecord = ExecutionInput & { agent: string };
 
 /** Sidecar metrics state plus the prom-client registry that exposes it. */
 export class SidecarMetrics {
