@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { parseSystemSpec, SystemSpec, SystemSpecError, systemSpecJsonSchemaText } from '../constructs/system-spec';
+import { parseSystemSpec, SystemSpec, SystemSpecError, systemSpecJsonSchemaText } from '../system/system-spec';
 import { BuiltSystem, buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
 import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
 

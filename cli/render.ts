@@ -2,9 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import type { IConstruct } from 'constructs';
-import { AgentSystem } from '../constructs/agent-system';
+import { AgentSystem } from '../system/agent-system';
 import { emitDocuments } from './emit';
-import { SystemSpec, SystemSpecError } from '../constructs/system-spec';
+import { SystemSpec, SystemSpecError } from '../system/system-spec';
 
 /** How the output folder is split into files. */
 export type Layout = 'single' | 'per-agent' | 'per-resource';

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, Node, parseAllDocuments, Document } from 'yaml';
 import { formatPath } from '../constructs/validation';
-import type { SpecIssue } from '../constructs/system-spec';
+import type { SpecIssue } from '../system/system-spec';
 
 /** A problem at a position of the input file. */
 export interface Diagnostic {

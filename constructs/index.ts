@@ -8,7 +8,3 @@ export * from './validation';
 export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
 export type { ReferenceAgentConfig } from './reference-config';
 export * as sidecarContract from '../sidecar/contract';
-export { AgentSystem } from './agent-system';
-export type { AgentSystemProps, SystemAgentProps, SystemAgentCanary, ReferenceSystemAgentProps, ReferenceRoutingRule, SystemMeshOptions, SystemMonitoringOptions } from './agent-system';
-export { parseSystemSpec, systemSpecSchema, systemAgentSchema, referenceSystemAgentSchema, systemSpecJsonSchema, systemSpecJsonSchemaText, formatSpecIssue, SystemSpecError } from './system-spec';
-export type { SystemSpec, SystemSpecInput, SystemAgent, SystemParseResult, SpecIssue } from './system-spec';

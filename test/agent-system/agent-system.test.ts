@@ -4,8 +4,8 @@ import { App, Chart, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { emitDocuments } from '../../cli/emit';
 import { buildSystem } from '../../cli/render';
-import { AgentSystem, AgentSystemProps } from '../../constructs/agent-system';
-import { formatSpecIssue, parseSystemSpec, SystemSpecError } from '../../constructs/system-spec';
+import { AgentSystem, AgentSystemProps } from '../../system/agent-system';
+import { formatSpecIssue, parseSystemSpec, SystemSpecError } from '../../system/system-spec';
 import { PropsValidationError } from '../../constructs/validation';
 import { synthObjects, validateManifests } from '../../testing';
 

@@ -11,7 +11,7 @@ import {
   SpecIssue,
   systemSpecJsonSchema,
   systemSpecJsonSchemaText,
-} from '../../constructs/system-spec';
+} from '../../system/system-spec';
 
 const ROOT = path.join(__dirname, '..', '..');
 const IMAGE = 'ghcr.io/example/agent:1.0.0';

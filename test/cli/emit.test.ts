@@ -3,7 +3,7 @@ import { Yaml } from 'cdk8s';
 import * as YAML from 'yaml';
 import { emitDocument, emitDocuments } from '../../cli/emit';
 import { buildSystem } from '../../cli/render';
-import { parseSystemSpec } from '../../constructs/system-spec';
+import { parseSystemSpec } from '../../system/system-spec';
 import { EXAMPLE } from './support';
 
 // The CLI's YAML emitter must give the same data as cdk8s's Yaml.stringify, under YAML 1.1

@@ -1,5 +1,5 @@
 import { kustomization, layoutFiles, renderSystem } from '../../cli/render';
-import { parseSystemSpec, SystemSpecError } from '../../constructs/system-spec';
+import { parseSystemSpec, SystemSpecError } from '../../system/system-spec';
 
 function spec(input: unknown) {
   const r = parseSystemSpec(input);

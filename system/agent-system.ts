@@ -1,15 +1,15 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { AgentCanary, AgentService, AgentServiceProps } from './agent-service';
-import { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from './mesh-policy';
-import { MonitoringStackProps } from './monitoring-stack';
-import { ReferenceAgentConfig } from './reference-config';
-import { AlertName, AlertThresholds } from './rules/options';
-import { AgentSpec, MANAGED_BY } from './spec';
+import { AgentCanary, AgentService, AgentServiceProps } from '../constructs/agent-service';
+import { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from '../constructs/mesh-policy';
+import { MonitoringStackProps } from '../constructs/monitoring-stack';
+import { ReferenceAgentConfig } from '../constructs/reference-config';
+import { AlertName, AlertThresholds } from '../constructs/rules/options';
+import { AgentSpec, MANAGED_BY } from '../constructs/spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
-import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './system-integration';
-import { PropsValidationError } from './validation';
+import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './integration';
+import { PropsValidationError } from '../constructs/validation';
 
 /** The canary of a system agent: its Deployment and the share of traffic the mesh sends it. */
 export interface SystemAgentCanary extends AgentCanary {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
-import { AgentServicePropsInput, agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from './spec';
-import { dns1035Label, dns1123Label, formatPath, labelValue, PropsValidationError } from './validation';
+import { fromReferenceConfig, referenceAgentConfigSchema } from '../constructs/reference-config';
+import { AgentServicePropsInput, agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from '../constructs/spec';
+import { dns1035Label, dns1123Label, formatPath, labelValue, PropsValidationError } from '../constructs/validation';
 import {
   AlertThresholdsInput,
   IngressPeerInput,
@@ -16,7 +16,7 @@ import {
   referenceMeshShape,
   referenceMeshToOptions,
   splitCanary,
-} from './system-integration';
+} from './options';
 
 /*
  * The system spec: one document that describes every agent, the call graph between them,

@@ -1,0 +1,4 @@
+export { AgentSystem } from './agent-system';
+export type { AgentSystemProps, SystemAgentProps, SystemAgentCanary, ReferenceSystemAgentProps, ReferenceRoutingRule, SystemMeshOptions, SystemMonitoringOptions } from './agent-system';
+export { parseSystemSpec, systemSpecSchema, systemAgentSchema, referenceSystemAgentSchema, systemSpecJsonSchema, systemSpecJsonSchemaText, formatSpecIssue, SystemSpecError } from './system-spec';
+export type { SystemSpec, SystemSpecInput, SystemAgent, SystemParseResult, SpecIssue } from './system-spec';
