@@ -325,8 +325,42 @@ export interface AgentSpec {
   };
   /** `<service>.<namespace>.svc.cluster.local` */
   readonly host: string;
+  /**
+   * External hosts this agent itself calls (model providers, remote MCP servers). MeshPolicy gives
+   * each agent egress to its own hosts only (ServiceEntry + Sidecar egress + NetworkPolicy).
+   */
+  readonly egressHosts: readonly AgentEgressHost[];
+  /**
+   * In-cluster services this agent calls that are not agents of the call graph (its Redis, an
+   * in-cluster MCP server): MeshPolicy opens this agent's egress to them.
+   */
+  readonly dependencies: readonly AgentDependency[];
   /** The construct path of the AgentService, for error messages. */
   readonly constructPath: string;
+}
+
+/** An external host one agent calls (see AgentSpec.egressHosts). */
+export interface AgentEgressHost {
+  /** DNS name, e.g. `api.openai.com`. */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+  /** What asked for it, for messages and docs: e.g. `models.openai`, `tools.search`. */
+  readonly source: string;
+}
+
+/** An in-cluster service one agent calls outside the agent call graph (see AgentSpec.dependencies). */
+export interface AgentDependency {
+  /** What it is: `redis` (the sidecar's shared cache tier), `mcp` (a tool server) or another service. */
+  readonly kind: 'redis' | 'mcp' | 'service';
+  /** Service name (first DNS label of the host). */
+  readonly service: string;
+  /** Namespace of the service. */
+  readonly namespace: string;
+  /** TCP port. */
+  readonly port: number;
+  /** What asked for it, for messages: e.g. `sidecar.redis`, `tools.search`. */
+  readonly source: string;
 }
 
 /** Version label value from an image reference. */
@@ -419,6 +453,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       serviceAccount: saName,
     },
     host: `${name}.${namespace}.svc.cluster.local`,
+    egressHosts: [],
+    dependencies: [],
     constructPath: ctx.constructPath,
   };
 }
