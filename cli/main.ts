@@ -2,7 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { parseSystemSpec, SystemSpec, SystemSpecError, systemSpecJsonSchemaText } from '../system/system-spec';
+import { systemSpecJsonSchemaText } from '../system/json-schema';
+import { parseSystemSpec, SystemSpec, SystemSpecError } from '../system/system-spec';
 import { BuiltSystem, buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
 import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
 

@@ -9,9 +9,8 @@ import {
   parsePath,
   parseSystemSpec,
   SpecIssue,
-  systemSpecJsonSchema,
-  systemSpecJsonSchemaText,
 } from '../../system/system-spec';
+import { systemSpecJsonSchema, systemSpecJsonSchemaText } from '../../system/json-schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 const IMAGE = 'ghcr.io/example/agent:1.0.0';
