@@ -10,6 +10,7 @@ import * as YAML from 'yaml';
 import { Manifests, ManifestInput } from './synth';
 import type { K8sObject, ValidateOptions } from './types';
 import { validateManifests } from './validate';
+import { trafficMatchers } from './traffic/matchers';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -90,10 +91,11 @@ export const manifestSnapshotSerializer = {
   },
 };
 
-/** Registers the matcher and the snapshot serializer on jest's global `expect`. */
+/** Registers the matchers (toBeValidManifests, toAllowTraffic, toDenyTraffic) and the snapshot serializer on jest's global `expect`. */
 export function installJestMatchers(): void {
   const e = (globalThis as any).expect;
   if (!e || typeof e.extend !== 'function') throw new Error('installJestMatchers: no jest `expect` global (call it from a test file or a jest setup file)');
   e.extend(manifestMatchers);
+  e.extend(trafficMatchers);
   e.addSnapshotSerializer(manifestSnapshotSerializer);
 }
