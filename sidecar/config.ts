@@ -3,6 +3,7 @@
  * (flags win). The table below is the single source for parsing, `--help` and the docs.
  */
 import { SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_METRICS_PORT } from './contract';
+import { resolveProviders } from './gateway/providers';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -31,16 +32,29 @@ export interface SidecarConfig {
   readonly shutdownGraceMs: number;
   readonly processMetrics: boolean;
   readonly logLevel: LogLevel;
+  /** `NAME=URL` entries (gateway/providers.ts parses them). */
+  readonly providers: readonly string[];
+  /** `NAME=openai|anthropic` entries. */
+  readonly providerApis: readonly string[];
+  /** `NAME=TTL` entries: response cache per provider. */
+  readonly providerCache: readonly string[];
+  readonly providerTimeoutMs: number;
+  readonly providerStreamUsage: boolean;
+  readonly providerMaxBodyBytes: number;
+  /** 0 = unlimited. */
+  readonly maxTokensPerMinute: number;
+  /** 0 = unlimited. */
+  readonly maxRequestsPerMinute: number;
 }
 
-type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url';
+type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url' | 'list';
 
 interface OptionSpec {
   readonly key: keyof SidecarConfig;
   readonly flag: string;
   readonly env: string;
   readonly kind: Kind;
-  readonly default: string | number | boolean | undefined;
+  readonly default: string | number | boolean | readonly string[] | undefined;
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -74,12 +88,28 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: SIDECAR_ENV.shutdownGraceMs, kind: 'int', default: 10000, min: 0, max: 600000, description: 'After closing the listeners, how long in-flight requests may take before the process exits anyway.' },
   { key: 'processMetrics', flag: '--process-metrics', env: SIDECAR_ENV.processMetrics, kind: 'bool', default: true, description: 'Export prom-client default process/Node.js metrics (process_resident_memory_bytes, ...).' },
   { key: 'logLevel', flag: '--log-level', env: SIDECAR_ENV.logLevel, kind: 'loglevel', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  { key: 'providers', flag: '--provider', env: SIDECAR_ENV.providers, kind: 'list', default: [], description: 'Model provider `NAME=URL` (repeatable; env: comma list): /v1/providers/NAME/<path> on the API listener is forwarded to URL/<path>.' },
+  { key: 'providerApis', flag: '--provider-api', env: SIDECAR_ENV.providerApis, kind: 'list', default: [], description: 'API shape `NAME=openai|anthropic` (repeatable); default anthropic for a provider named anthropic, else openai.' },
+  { key: 'providerCache', flag: '--provider-cache', env: SIDECAR_ENV.providerCache, kind: 'list', default: [], description: 'Response cache `NAME=TTL_SECONDS` (repeatable) for deterministic calls to that provider; off when unset.' },
+  { key: 'providerTimeoutMs', flag: '--provider-timeout-ms', env: SIDECAR_ENV.providerTimeoutMs, kind: 'int', default: 300000, min: 100, max: 3_600_000, description: 'Longest wait for a provider\'s response headers, and between two chunks of its body (504 / reset beyond).' },
+  { key: 'providerStreamUsage', flag: '--provider-stream-usage', env: SIDECAR_ENV.providerStreamUsage, kind: 'bool', default: false, description: 'Add stream_options.include_usage to streamed OpenAI-shape calls that do not set it, so their tokens are counted (adds a final chunk with empty choices).' },
+  { key: 'providerMaxBodyBytes', flag: '--provider-max-body-bytes', env: SIDECAR_ENV.providerMaxBodyBytes, kind: 'int', default: 32 * MiB, min: 1024, max: 1024 * MiB, description: 'Largest model request body (413 beyond); responses are streamed whatever their size.' },
+  { key: 'maxTokensPerMinute', flag: '--max-tokens-per-minute', env: SIDECAR_ENV.maxTokensPerMinute, kind: 'int', default: 0, min: 0, max: 1_000_000_000, description: 'Token budget of this agent over the last 60 s (0 = unlimited): beyond it model calls get 429 + Retry-After without reaching the provider.' },
+  { key: 'maxRequestsPerMinute', flag: '--max-requests-per-minute', env: SIDECAR_ENV.maxRequestsPerMinute, kind: 'int', default: 0, min: 0, max: 100_000_000, description: 'Model calls this agent may start per 60 s (0 = unlimited); beyond it 429 + Retry-After.' },
 ];
 
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** A configuration error: the message names the flag and the environment variable. */
 export class ConfigError extends Error {}
+
+function convertList(spec: OptionSpec, raw: readonly string[], source: string): string[] {
+  const out = raw.map((s) => s.trim()).filter((s) => s !== '');
+  for (const v of out) {
+    if (v.length > 2048) throw new ConfigError(`${source} (${spec.flag} / ${spec.env}): entry longer than 2048 characters`);
+  }
+  return out;
+}
 
 function convert(spec: OptionSpec, raw: string, source: string): string | number | boolean {
   const where = `${source} (${spec.flag} / ${spec.env})`;
@@ -114,6 +144,8 @@ function convert(spec: OptionSpec, raw: string, source: string): string | number
       if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError(`${where}: expected a redis:// or rediss:// URL, got "${u.protocol}"`);
       return raw;
     }
+    case 'list':
+      throw new Error('lists are converted by convertList');
     case 'host':
     case 'string': {
       if (raw.length === 0 || raw.length > 253) throw new ConfigError(`${where}: expected a non-empty string of at most 253 characters`);
@@ -128,6 +160,7 @@ function convert(spec: OptionSpec, raw: string, source: string): string | number
  */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
   const fromFlags = new Map<string, string>();
+  const lists = new Map<string, string[]>();
   const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -146,14 +179,19 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       else if (i + 1 < argv.length) value = argv[++i];
       else throw new ConfigError(`${name} needs a value`);
     }
-    fromFlags.set(spec.key, value);
+    if (spec.kind === 'list') lists.set(spec.key, [...(lists.get(spec.key) ?? []), value]);
+    else fromFlags.set(spec.key, value);
   }
 
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     const flagValue = fromFlags.get(spec.key);
     const envValue = env[spec.env];
-    if (flagValue !== undefined) out[spec.key] = convert(spec, flagValue, `flag ${spec.flag}`);
+    if (spec.kind === 'list') {
+      const flagList = lists.get(spec.key);
+      if (flagList) out[spec.key] = convertList(spec, flagList, `flag ${spec.flag}`);
+      else out[spec.key] = convertList(spec, envValue ? envValue.split(',') : [], `env ${spec.env}`);
+    } else if (flagValue !== undefined) out[spec.key] = convert(spec, flagValue, `flag ${spec.flag}`);
     else if (envValue !== undefined && envValue !== '') out[spec.key] = convert(spec, envValue, `env ${spec.env}`);
     else out[spec.key] = spec.default;
   }
@@ -166,6 +204,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   if (config.metricsPort !== 0 && config.metricsPort === config.apiPort && config.metricsHost === config.apiHost) {
     throw new ConfigError(`metrics and API listeners cannot share ${config.apiHost}:${config.apiPort}`);
+  }
+  try {
+    resolveProviders(config);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
   return config;
 }
@@ -180,7 +223,7 @@ export function helpText(): string {
     '',
   ];
   for (const o of OPTIONS) {
-    const def = o.default === undefined ? 'unset' : String(o.default);
+    const def = o.default === undefined ? 'unset' : Array.isArray(o.default) ? 'none' : String(o.default);
     lines.push(`  ${o.flag} <${o.kind}>  [env ${o.env}, default ${def}]`);
     lines.push(`      ${o.description}`);
   }

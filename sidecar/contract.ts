@@ -30,6 +30,8 @@ export const SIDECAR_PATHS = {
   stats: '/v1/stats',
   cache: '/v1/cache',
   cacheStats: '/v1/cache/stats',
+  /** Model-provider gateway: /v1/providers/NAME/<path> is forwarded to the provider's URL/<path>. */
+  providers: '/v1/providers',
 } as const;
 
 /** Environment variables the sidecar reads (each also has a command-line flag). */
@@ -58,7 +60,28 @@ export const SIDECAR_ENV = {
   shutdownDelayMs: 'SIDECAR_SHUTDOWN_DELAY_MS',
   shutdownGraceMs: 'SIDECAR_SHUTDOWN_GRACE_MS',
   processMetrics: 'SIDECAR_PROCESS_METRICS',
+  providers: 'SIDECAR_PROVIDERS',
+  providerApis: 'SIDECAR_PROVIDER_APIS',
+  providerCache: 'SIDECAR_PROVIDER_CACHE',
+  providerTimeoutMs: 'SIDECAR_PROVIDER_TIMEOUT_MS',
+  providerStreamUsage: 'SIDECAR_PROVIDER_STREAM_USAGE',
+  providerMaxBodyBytes: 'SIDECAR_PROVIDER_MAX_BODY_BYTES',
+  maxTokensPerMinute: 'SIDECAR_MAX_TOKENS_PER_MINUTE',
+  maxRequestsPerMinute: 'SIDECAR_MAX_REQUESTS_PER_MINUTE',
 } as const;
+
+/**
+ * Request headers of the model-provider gateway (never forwarded to the provider).
+ * - cache: `bypass` (never read or write the cache), `force` (cache even a non-deterministic request)
+ * - retry: how many times to retry a provider 429/5xx or connection failure (0-5), honoring Retry-After
+ */
+export const GATEWAY_HEADERS = {
+  cache: 'x-sidecar-cache',
+  retry: 'x-sidecar-retry',
+} as const;
+
+/** API shapes the gateway understands: where usage is in JSON and SSE responses. */
+export type ProviderApi = 'openai' | 'anthropic';
 
 /** Environment variable the agent container gets: base URL of the sidecar API. */
 export const AGENT_SIDECAR_URL_ENV = 'AGENT_SIDECAR_URL';
@@ -99,6 +122,24 @@ export const METRICS = {
   requestsRejected: 'agent_sidecar_rejected_requests_total',
   /** Gauge (always 1): sidecar build information, labelled version. */
   info: 'agent_sidecar_info',
+  /** Histogram, seconds: streamed model calls, request to first chunk (OTel gen_ai.client.operation.time_to_first_chunk). */
+  timeToFirstChunk: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+  /** Histogram, seconds: streamed model calls, time between chunks after the first (OTel gen_ai.client.operation.time_per_output_chunk). */
+  timePerOutputChunk: 'gen_ai_client_operation_time_per_output_chunk_seconds',
+  /** Counter: gateway response-cache lookups by provider and result (hit|miss). */
+  gatewayCacheRequests: 'agent_gateway_cache_requests_total',
+  /** Counter: tokens not spent thanks to gateway cache hits, by provider and gen_ai_token_type. */
+  gatewayCacheSavedTokens: 'agent_gateway_cache_saved_tokens_total',
+  /** Counter: model calls answered 429 by the gateway's own budget, by budget (tokens|requests). */
+  gatewayBudgetRejections: 'agent_gateway_budget_rejections_total',
+  /** Gauge: tokens (input + output) used through the gateway in the last 60 s. */
+  gatewayTokensLastMinute: 'agent_gateway_tokens_last_minute',
+  /** Gauge: the configured token budget per minute (absent when unlimited). */
+  gatewayTokenBudget: 'agent_gateway_token_budget_per_minute',
+  /** Counter: provider calls retried on the caller's request, by provider and reason. */
+  gatewayRetries: 'agent_gateway_retries_total',
+  /** Counter: provider responses without readable usage, by provider and reason. */
+  gatewayUsageMissing: 'agent_gateway_usage_missing_total',
 } as const;
 
 /** Label names on sidecar metrics (OTel attribute names with dots as underscores). */
@@ -119,6 +160,12 @@ export const LABELS = {
   redisOperation: 'operation',
   /** On agent_sidecar_info. */
   version: 'version',
+  /** Gateway metrics: the provider name given to --provider (OTel gen_ai.provider.name). */
+  providerName: 'gen_ai_provider_name',
+  /** Gateway metrics: the model named in the provider's response (OTel gen_ai.response.model). */
+  responseModel: 'gen_ai_response_model',
+  /** On agent_gateway_budget_rejections_total: tokens|requests. */
+  budget: 'budget',
 } as const;
 
 /**
@@ -147,6 +194,16 @@ export const DURATION_BUCKETS_SECONDS: readonly number[] = [
 /** Token usage buckets: the OpenTelemetry GenAI advisory boundaries for gen_ai.client.token.usage. */
 export const TOKEN_BUCKETS: readonly number[] = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+
+/** Time to first chunk buckets (s): the OpenTelemetry GenAI advisory boundaries for time to first token. */
+export const TTFC_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30,
+];
+
+/** Time per output chunk buckets (s): the OpenTelemetry GenAI advisory boundaries, with finer low ones. */
+export const CHUNK_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5,
 ];
 
 /**

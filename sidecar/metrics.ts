@@ -18,8 +18,8 @@ import {
 import type { ExecutionInput } from './contract';
 import { BoundedLabel, LabelLimiter, LabelTuple, tupleKey } from './labels';
 
-type Labels = Record<string, string | number>;
-interface MetricValue {
+export type Labels = Record<string, string | number>;
+export interface MetricValue {
   value: number;
   labels: Labels;
   metricName?: string;
@@ -116,6 +116,8 @@ export class SidecarMetrics {
   private readonly inflightAgents: BoundedLabel;
   recordsAccepted = 0;
   private readonly rejected = new Map<string, number>();
+  /** More values for a metric family registered here (the gateway's model calls share the GenAI families). */
+  private readonly extensions = new Map<string, (() => MetricValue[])[]>();
 
   constructor(opts: { maxLabelValues: number; maxSeries: number; processMetrics: boolean }) {
     this.limiter = new LabelLimiter(opts.maxLabelValues, opts.maxSeries);
@@ -162,6 +164,18 @@ export class SidecarMetrics {
 
   inflightOf(agent: string): number {
     return this.inflight.get(agent) ?? 0;
+  }
+
+  /** Adds a source of values to a family this class registers (operation duration, token usage). */
+  extend(name: string, collect: () => MetricValue[]): void {
+    const list = this.extensions.get(name) ?? [];
+    list.push(collect);
+    this.extensions.set(name, list);
+  }
+
+  private extended(name: string, out: MetricValue[]): MetricValue[] {
+    for (const c of this.extensions.get(name) ?? []) for (const v of c()) out.push(v);
+    return out;
   }
 
   reject(reason: string): void {
@@ -216,7 +230,7 @@ export class SidecarMetrics {
           if (s.tuple.errorType !== '') labels[LABELS.errorType] = s.tuple.errorType;
           for (const v of s.duration.values(METRICS.operationDuration, labels)) out.push(v);
         }
-        return out;
+        return this.extended(METRICS.operationDuration, out);
       },
     );
 
@@ -246,7 +260,7 @@ export class SidecarMetrics {
           if (g.input.count > 0) out.push(...g.input.values(METRICS.tokenUsage, { ...g.labels, [LABELS.tokenType]: 'input' }));
           if (g.output.count > 0) out.push(...g.output.values(METRICS.tokenUsage, { ...g.labels, [LABELS.tokenType]: 'output' }));
         }
-        return out;
+        return this.extended(METRICS.tokenUsage, out);
       },
     );
 

@@ -15,6 +15,7 @@ import pino, { Logger } from 'pino';
 import { SidecarCache } from './cache';
 import { SidecarConfig } from './config';
 import { SIDECAR_PATHS, SIDECAR_VERSION } from './contract';
+import { Gateway } from './gateway/gateway';
 import { SidecarMetrics } from './metrics';
 import { StatsCollector } from './stats';
 import { validateBatch, validateInflight } from './validate';
@@ -63,6 +64,8 @@ export class Sidecar {
   readonly metrics: SidecarMetrics;
   readonly stats: StatsCollector;
   readonly cache: SidecarCache;
+  /** Model-provider routes (/v1/providers/NAME/...). */
+  readonly gateway: Gateway;
   private readonly metricsServer: http.Server;
   private readonly apiServer: http.Server;
   private ready = false;
@@ -98,6 +101,7 @@ export class Sidecar {
       this.log,
     );
     this.cache.registerMetrics(this.metrics.registry);
+    this.gateway = new Gateway(c, this.cache, this.metrics, this.log);
     // Enough for a few maximal bodies at once; beyond it clients get 503 instead of the process growing.
     this.bodyBudget = Math.max(16 * 1024 * 1024, 4 * Math.max(c.maxBodyBytes, c.cacheMaxValueBytes));
 
@@ -149,6 +153,7 @@ export class Sidecar {
         metricsPort,
         apiPort,
         cache: { maxEntries: this.config.cacheMaxEntries, maxBytes: this.config.cacheMaxBytes, redis: !!this.config.redisUrl },
+        providers: [...this.gateway.providers.values()].map((p) => `${p.name}=${p.url.origin}${p.url.pathname} (${p.api}${p.cacheTtlSeconds ? `, cache ${p.cacheTtlSeconds}s` : ''})`),
       },
       'listening',
     );
@@ -203,6 +208,7 @@ export class Sidecar {
         this.metricsServer.closeAllConnections();
         this.apiServer.closeAllConnections();
       }
+      this.gateway.close();
       await this.cache.close();
       this.log.info('shutdown complete');
     })();
@@ -344,6 +350,7 @@ export class Sidecar {
     const path = pathOf(req.url);
     // The cache read path comes first and stays synchronous: it is the one agents hit hardest.
     if (path.startsWith(CACHE_PREFIX) && path !== SIDECAR_PATHS.cacheStats) return this.handleCache(req, res, path);
+    if (Gateway.matches(path)) return this.gateway.handle(req, res);
     switch (path) {
       case SIDECAR_PATHS.executions:
         allow(req, 'POST');

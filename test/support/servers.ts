@@ -501,7 +501,7 @@ export function sidecarCommand(): { cmd: string; args: string[] } {
   try {
     const builtAt = fs.statSync(compiled).mtimeMs;
     fresh = fs
-      .readdirSync(srcDir)
+      .readdirSync(srcDir, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts'))
       .every((f) => fs.statSync(path.join(srcDir, f)).mtimeMs <= builtAt);
   } catch {
