@@ -136,7 +136,10 @@ function resourceRules(obj: K8sObject, ct: Record<string, any>, cp: Segment[], w
     for (const r of ['cpu', 'memory'] as const) {
       const v = res[kind]?.[r];
       if (v === undefined || v === null || v === '') {
-        c.add(obj, 'policy/resources', [...cp, 'resources', kind, r], `${who}: missing ${r} ${kind === 'limits' ? 'limit' : 'request'}`);
+        // A missing CPU limit has its own id below policy/resources, so teams that leave CPU limits unset
+        // on purpose can downgrade just that (severity { 'policy/resources/cpu-limit': 'warning' }).
+        const rule = kind === 'limits' && r === 'cpu' ? 'policy/resources/cpu-limit' : 'policy/resources';
+        c.add(obj, rule, [...cp, 'resources', kind, r], `${who}: missing ${r} ${kind === 'limits' ? 'limit' : 'request'}`);
       }
     }
   }

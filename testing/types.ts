@@ -53,6 +53,12 @@ export interface ValidateOptions {
   readonly severity?: Readonly<Record<string, Severity | 'off'>>;
   /** Accepted deviations, each with a reason. @default none */
   readonly exceptions?: readonly ValidationException[];
+  /**
+   * Run the API server's built-in (Go) validation rules that no schema encodes (`k8s/*`: HPA metric and
+   * target types, probes, ports, volume mounts, quantities, requests vs limits, PDB budgets, StatefulSets).
+   * @default true
+   */
+  readonly builtin?: boolean;
   /** Run the policy rules (Pod Security Standard restricted, resources, images, naming). @default true */
   readonly policy?: boolean;
   /**

@@ -2,6 +2,7 @@
  * `validateManifests`: the one validator the package's tests, its users' tests, the cdk8s
  * validation plugin and the CLI share.
  */
+import { builtinRules } from './builtin';
 import { Collector, RawProblem } from './collector';
 import { crossObjectRules } from './cross';
 import { closest, formatPath, globMatch, objectId, pointerToSegments, Segment } from './paths';
@@ -101,6 +102,7 @@ export async function validateManifests(input: ManifestInput, options: ValidateO
   if (kmFailure) c.note(kmFailure);
 
   schemaRules(objects, c, options);
+  if (options.builtin !== false) builtinRules(objects, c);
   if (options.policy !== false) policyRules(objects, c);
   await prometheusRules(objects, c, options);
   if (options.crossObject !== false) crossObjectRules(objects, c);
@@ -125,13 +127,21 @@ function checkExceptions(exceptions: readonly ValidationException[]): void {
   }
 }
 
-/** The severity configured for a rule: the most specific matching key wins. */
+/** A rule id below another (`policy/resources/cpu-limit` is within `policy/resources`). */
+export function ruleWithin(rule: string, parent: string): boolean {
+  return !parent.includes('*') && rule.startsWith(parent + '/');
+}
+
+/**
+ * The severity configured for a rule: the most specific matching key wins (an exact id, then the
+ * longest glob or parent id).
+ */
 export function severityFor(rule: string, builtIn: Severity, overrides: ValidateOptions['severity']): Severity | 'off' {
   if (!overrides) return builtIn;
   if (overrides[rule]) return overrides[rule];
   let best: { len: number; value: Severity | 'off' } | undefined;
   for (const [k, v] of Object.entries(overrides)) {
-    if (k.includes('*') && globMatch(k, rule)) {
+    if ((k.includes('*') && globMatch(k, rule)) || ruleWithin(rule, k)) {
       const len = k.replace(/\*/g, '').length;
       if (!best || len > best.len) best = { len, value: v };
     }
@@ -141,6 +151,8 @@ export function severityFor(rule: string, builtIn: Severity, overrides: Validate
 
 const SUPERSEDES: Record<string, string[]> = {
   'prometheus/duration': ['schema/pattern'],
+  // kubernetes-models rejects some malformed quantities as a type error; the quantity rule says why.
+  'k8s/quantity': ['schema/type', 'schema/pattern', 'schema/format'],
 };
 
 function pathWithin(path: string, prefix: string): boolean {
@@ -166,7 +178,7 @@ function finish(c: Collector, options: ValidateOptions, constructPathFor: (o: K8
     if (seen.has(key)) continue;
     seen.add(key);
     const ex = (options.exceptions ?? []).find(
-      (e) => globMatch(e.rule, p.rule) && globMatch(e.object, p.object) && (e.path === undefined || pathWithin(p.path, e.path)),
+      (e) => (globMatch(e.rule, p.rule) || ruleWithin(p.rule, e.rule)) && globMatch(e.object, p.object) && (e.path === undefined || pathWithin(p.path, e.path)),
     );
     if (ex) {
       used.add(ex);

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { findPromtool, validateManifests } from '../../testing';
+import { BUILTIN_RULES } from '../../testing/builtin';
 import { FIXTURES, loadYaml } from './support';
 
 const dir = path.join(FIXTURES, 'broken');
@@ -51,5 +52,25 @@ describe.each(files)('%s', (file) => {
     expect(got).toHaveLength(expected.length);
     expect(result.ok).toBe(!expected.some((e) => e.severity === 'error'));
     for (const p of result.problems) expect(p.message.length).toBeGreaterThan(10);
+  });
+});
+
+describe('valid twins', () => {
+  const twinDir = path.join(FIXTURES, 'twins');
+  const twins = fs.readdirSync(twinDir).filter((f) => f.endsWith('.yaml')).sort();
+
+  test('every twin has its broken fixture', () => {
+    for (const t of twins) expect(files).toContain(t);
+  });
+
+  test('every built-in rule has a broken fixture with a valid twin', () => {
+    const covered = new Set(twins.flatMap((t) => expectations(path.join(dir, t)).map((e) => e.rule)));
+    const missing = Object.keys(BUILTIN_RULES).filter((r) => !covered.has(r));
+    expect(missing).toEqual([]);
+  });
+
+  test.each(twins)('twin %s produces no problem', async (twin) => {
+    const result = await validateManifests(loadYaml(path.join(twinDir, twin)));
+    expect(result.problems).toEqual([]);
   });
 });

@@ -32,11 +32,17 @@ describe('generated schema data', () => {
       'monitoring.coreos.com/v1/Probe',
       'grafana.integreatly.org/v1beta1/GrafanaDashboard',
       'keda.sh/v1alpha1/ScaledObject',
+      'gateway.networking.k8s.io/v1/HTTPRoute',
+      'gateway.networking.k8s.io/v1/Gateway',
     ]) {
       expect(kinds).toContain(k);
     }
     const sources = crdSchemas().sources as Array<Record<string, string>>;
     expect(sources.map((s) => s.file).sort()).toEqual([
+      'gateway.networking.k8s.io_gatewayclasses.yaml',
+      'gateway.networking.k8s.io_gateways.yaml',
+      'gateway.networking.k8s.io_httproutes.yaml',
+      'gateway.networking.k8s.io_referencegrants.yaml',
       'grafana.integreatly.org_grafanadashboards.yaml',
       'istio-crds.yaml',
       'keda.sh_scaledobjects.yaml',
