@@ -37,21 +37,25 @@ function readProvenance(dir) {
   for (const line of fs.readFileSync(readme, 'utf8').split('\n')) {
     if (!line.startsWith('| `')) continue;
     const c = cells(line);
-    const file = strip(c[0]);
-    out[file] = out[file] ?? { file };
-    if (c.length >= 6 && c[1].startsWith('[')) {
-      // | file | [owner/repo](url) | `path` | `tag` (`commit`) | kinds | license |
-      const repo = /\[([^\]]+)\]\(([^)]+)\)/.exec(c[1]);
-      const tag = /`([^`]+)`\s*\(`([0-9a-f]{40})`\)/.exec(c[3]);
-      Object.assign(out[file], {
-        repository: repo ? repo[2] : c[1],
-        path: strip(c[2]),
-        tag: tag ? tag[1] : strip(c[3]),
-        commit: tag ? tag[2] : undefined,
-        license: c[5],
-      });
-    } else if (c.length === 4 && /^`[0-9a-f]{64}`$/.test(c[2])) {
-      Object.assign(out[file], { bytes: Number(c[1]), sha256: strip(c[2]), gitBlob: strip(c[3]) });
+    // One row may name several files of the same source: `a.yaml`, `b.yaml`.
+    const files = c[0].split(',').map((f) => strip(f.trim())).filter(Boolean);
+    for (const file of files) {
+      out[file] = out[file] ?? { file };
+      if (c.length >= 6 && c[1].startsWith('[')) {
+        // | file(s) | [owner/repo](url) | `path` (a `<kind>` placeholder for several files) | `tag` (`commit`) | kinds | license |
+        const repo = /\[([^\]]+)\]\(([^)]+)\)/.exec(c[1]);
+        const tag = /`([^`]+)`\s*\(`([0-9a-f]{40})`\)/.exec(c[3]);
+        const p = strip(c[2]);
+        Object.assign(out[file], {
+          repository: repo ? repo[2] : c[1],
+          path: p.includes('<') ? path.posix.join(path.posix.dirname(p), file) : p,
+          tag: tag ? tag[1] : strip(c[3]),
+          commit: tag ? tag[2] : undefined,
+          license: c[5],
+        });
+      } else if (c.length === 4 && /^`[0-9a-f]{64}`$/.test(c[2])) {
+        Object.assign(out[file], { bytes: Number(c[1]), sha256: strip(c[2]), gitBlob: strip(c[3]) });
+      }
     }
   }
   return out;
