@@ -8,3 +8,4 @@ export * from './validation';
 export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-config';
 export type { ReferenceAgentConfig } from './reference-config';
 export * as sidecarContract from '../sidecar/contract';
+export * from './agent-gateway';

@@ -1,10 +1,11 @@
 import { ApiObjectMetadata } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
-import { DestinationRule, ServiceEntry, VirtualService } from '../imports/istio-networking.istio.io';
+import { DestinationRule, EnvoyFilter, ServiceEntry, VirtualService } from '../imports/istio-networking.istio.io';
 import { AuthorizationPolicy, PeerAuthentication } from '../imports/istio-security.istio.io';
 import { Telemetry } from '../imports/istio-telemetry.istio.io';
 import { AgentService } from './agent-service';
+import { agentRateLimitSpec } from './edge/envoy-filters';
 import { MeshContext } from './mesh/context';
 import { checkEgressHosts, namespaceEgress } from './mesh/egress';
 import {
@@ -54,6 +55,8 @@ export class MeshPolicy extends Construct {
   public readonly telemetry?: Telemetry;
   /** Warnings raised at construction (also printed to stderr): PERMISSIVE mTLS, plaintext scrape, per-try timeouts that cut calls short. */
   public readonly warnings: string[] = [];
+  /** EnvoyFilter `<agent>-ratelimit` by agent name, for agents with a `rateLimit`. */
+  public readonly rateLimits: Readonly<Record<string, EnvoyFilter>> = {};
 
   private readonly members = new Map<AgentService, AgentPlan>();
   private readonly edgeSet = new Map<string, MeshEdge>();
@@ -142,6 +145,16 @@ export class MeshPolicy extends Construct {
     return this;
   }
 
+  /** The normalized traffic plan of an agent of this mesh (routes, subsets, mirror): AgentGateway routes follow it. */
+  public planOf(service: AgentService): AgentPlan | undefined {
+    return this.members.get(service);
+  }
+
+  /** Trust domain of the mesh's principals. */
+  public get trustDomain(): string {
+    return this.options.trustDomain ?? MESH_DEFAULTS.trustDomain;
+  }
+
   /** The declared call graph, sorted. */
   public get edges(): MeshEdge[] {
     // Code-point order: byte-identical output whatever the Node/ICU build.
@@ -207,6 +220,13 @@ export class MeshPolicy extends Construct {
     }));
     const { authorizationPolicy, networkPolicy } = agentSecurity(ctx, plan, () => this.inboundAccess(plan), () => this.calleesOf(spec.name));
     this.record(this.authorizationPolicies, spec.name, authorizationPolicy);
+    const bucket = plan.experiments.rateLimit;
+    if (bucket) {
+      this.record(this.rateLimits, spec.name, new EnvoyFilter(this, `${spec.name}-RateLimit`, {
+        metadata: this.metadata(`${spec.name}-ratelimit`, labels),
+        spec: agentRateLimitSpec(spec.selectorLabels, spec.port, bucket),
+      }));
+    }
     if (networkPolicy) this.record(this.networkPolicies, spec.name, networkPolicy);
   }
 

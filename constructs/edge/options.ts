@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { dns1123Label, dns1123Subdomain, formatPath, labelMap } from '../validation';
-import { istioDuration, istioSeconds, line } from '../mesh/options';
+import { istioDuration, istioSeconds } from '../mesh/durations';
+import { line } from '../mesh/options';
+import { rateLimitSchema, TokenBucket, tokenBucket } from './rate-limit';
 
 /** Defaults of the edge, in one place so docs and code cannot drift. */
 export const EDGE_DEFAULTS = {
@@ -20,28 +22,6 @@ export const EDGE_DEFAULTS = {
   httpsRedirect: true,
   forwardOriginalToken: true,
 } as const;
-
-/** Header that tells a client its request was rate limited by the mesh (not by the agent). */
-export const RATE_LIMIT_HEADER = 'x-local-rate-limit';
-/** Envoy stat prefix of the local rate limit filter (`envoy_<prefix>_http_local_rate_limit_rate_limited`). */
-export const RATE_LIMIT_STAT_PREFIX = 'http_local_rate_limiter';
-
-const positiveInt = (what: string) => z.number().int(`${what} must be an integer`).min(1, `${what} must be at least 1 (to block all traffic, remove the route)`);
-
-/**
- * A token bucket: `requestsPerSecond` or `requestsPerMinute` tokens refill the bucket, `burst` is its size.
- * Enforced by each Envoy (gateway or agent pod) separately: the limit is per replica.
- */
-export const rateLimitSchema = z.strictObject({
-  requestsPerSecond: positiveInt('requestsPerSecond').optional(),
-  requestsPerMinute: positiveInt('requestsPerMinute').optional(),
-  burst: positiveInt('burst').optional(),
-}).superRefine((r, ctx) => {
-  if ((r.requestsPerSecond === undefined) === (r.requestsPerMinute === undefined)) {
-    ctx.addIssue({ code: 'custom', message: 'set exactly one of requestsPerSecond, requestsPerMinute' });
-  }
-});
-export type RateLimitInput = z.input<typeof rateLimitSchema>;
 
 /** An https URL: Istio fetches JWKS over TLS, and an issuer is compared as a string to the `iss` claim. */
 const httpsUrl = (what: string) =>
@@ -112,13 +92,6 @@ export type EdgeOptions = z.output<typeof edgeOptionsSchema>;
 // ---------------------------------------------------------------------------------------------
 // Normalized plan
 
-/** A token bucket as Envoy takes it. */
-export interface TokenBucket {
-  readonly maxTokens: number;
-  readonly tokensPerFill: number;
-  readonly fillInterval: string;
-}
-
 export interface EdgeRoutePlan {
   /** Route name (VirtualService http route, EnvoyFilter route match): `<agent>` or `<agent>-<n>`. */
   readonly name: string;
@@ -144,14 +117,6 @@ export interface EdgePlan {
   readonly routes: readonly EdgeRoutePlan[];
 }
 
-/** Envoy's token bucket for a rate limit; `burst` defaults to one second's (or one minute's) worth. */
-export function tokenBucket(r: z.output<typeof rateLimitSchema>): TokenBucket {
-  if (r.requestsPerSecond !== undefined) {
-    return { maxTokens: r.burst ?? r.requestsPerSecond, tokensPerFill: r.requestsPerSecond, fillInterval: '1s' };
-  }
-  return { maxTokens: r.burst ?? r.requestsPerMinute!, tokensPerFill: r.requestsPerMinute!, fillInterval: '60s' };
-}
-
 /** What the plan needs to know of each routed agent. */
 export interface RoutedAgent {
   readonly name: string;
@@ -170,8 +135,11 @@ export function planEdge(id: string, options: EdgeOptions, agents: readonly Rout
   options.hosts.forEach((h, i) => {
     if (options.hosts.indexOf(h) !== i) problems.push(line(formatPath(['hosts', i]), `("${h}") is listed twice`));
   });
-  if (options.jwt?.requiredClaims === undefined && options.routes.every((r) => r.requiredClaims === undefined) && options.jwt === undefined) {
+  if (!options.jwt) {
     warnings.push('jwt is not set: the entry agents accept any caller that reaches the gateway (set jwt to require end-user tokens)');
+  }
+  if (options.jwt?.requiredClaims && options.jwt.forwardOriginalToken === false) {
+    problems.push(line('jwt.requiredClaims', 'needs jwt.forwardOriginalToken (the entry agent checks the claims of the forwarded token)'));
   }
   const seen = new Map<string, number>();
   const counts = new Map<string, number>();
@@ -192,6 +160,7 @@ export function planEdge(id: string, options: EdgeOptions, agents: readonly Rout
       else seen.set(key, i);
     }
     if (r.requiredClaims && !options.jwt) problems.push(line(at('requiredClaims'), 'needs jwt: claims come from a validated end-user token'));
+    if (r.requiredClaims && options.jwt?.forwardOriginalToken === false) problems.push(line(at('requiredClaims'), 'needs jwt.forwardOriginalToken (the entry agent checks the claims of the forwarded token)'));
     const timeout = r.timeout ?? agent.meshTimeout;
     if (r.idleTimeout && istioSeconds(r.idleTimeout) > istioSeconds(timeout)) {
       problems.push(line(at('idleTimeout'), `(${r.idleTimeout}) must not exceed the route timeout (${timeout}): the route ends first`));

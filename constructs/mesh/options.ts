@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import { AgentSpec, maxReplicasOf } from '../spec';
 import { dns1123Label, dns1123Subdomain, formatPath, labelValue, portNumber } from '../validation';
+import { istioDuration, istioSeconds } from './durations';
+import { ConsistentHashPlan, experimentOptionsShape, ExperimentPlan, planExperiments } from './experiments';
+
+export { istioDuration, istioSeconds } from './durations';
 
 /** The reference design's load-balancing strategies. */
 export const LOAD_BALANCER_STRATEGIES = ['round_robin', 'least_loaded', 'weighted', 'random'] as const;
@@ -64,26 +68,6 @@ export const VERSION_LABEL = 'app.kubernetes.io/version';
 
 // ---------------------------------------------------------------------------------------------
 // zod schemas
-
-/** An Istio (Go) duration, at least 1ms as the CRDs' CEL rules require. */
-export const istioDuration = () =>
-  z.string().superRefine((d, ctx) => {
-    if (/^-/.test(d)) {
-      ctx.addIssue({ code: 'custom', message: `("${d}") must be a positive duration` });
-    } else if (!/^([0-9]+(h|m|s|ms))+$/.test(d)) {
-      ctx.addIssue({ code: 'custom', message: `("${d}") must be a duration such as "500ms", "30s", "5m" or "1h30m"` });
-    } else if (istioSeconds(d) < 0.001) {
-      ctx.addIssue({ code: 'custom', message: `("${d}") must be at least 1ms` });
-    }
-  });
-
-/** Seconds in an Istio duration (h, m, s, ms). */
-export function istioSeconds(d: string): number {
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
-  let total = 0;
-  for (const m of d.matchAll(/([0-9]+)(ms|h|m|s)/g)) total += Number(m[1]) * units[m[2]];
-  return total;
-}
 
 const percentage = () => z.number().gt(0, 'must be a percentage above 0').max(100, 'must be at most 100');
 const nonNegInt = () => z.number().int('must be an integer').min(0, 'must not be negative');
@@ -171,6 +155,7 @@ export const agentOptionsSchema = z.strictObject({
     }),
   ]).optional(),
   fault: faultSchema.optional(),
+  ...experimentOptionsShape,
 });
 
 const principal = () => z.string().regex(/^[^/\s]+\/ns\/[a-z0-9-]+\/sa\/[a-z0-9.-]+$/, 'must be a SPIFFE-style principal "<trust-domain>/ns/<namespace>/sa/<service-account>"');
@@ -261,8 +246,10 @@ export interface AgentPlan {
   readonly subsets: ReadonlyArray<{ readonly name: string; readonly version: string }>;
   readonly loadBalancer:
     | { readonly simple: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' }
-    | { readonly consistentHash: { readonly httpHeaderName: string } };
+    | { readonly consistentHash: ConsistentHashPlan };
   readonly strategy: LoadBalancerStrategyName;
+  /** Mirroring, locality failover and the per-pod rate limit. */
+  readonly experiments: ExperimentPlan;
   readonly connectionPool: {
     readonly maxConnections: number;
     readonly maxRequests: number;
@@ -341,12 +328,14 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warning
   }
 
   let loadBalancer: AgentPlan['loadBalancer'] = { simple: ISTIO_LB[strategy] };
-  if (o.sessionAffinityHeader) {
+  const experiments = planExperiments(spec, o, at, { problems, warnings });
+  if (experiments.consistentHash) {
     // Istio's loadBalancer takes `simple` or `consistentHash`, never both.
     if (o.loadBalancer && strategy !== 'weighted') {
-      problems.push(line(at('loadBalancer'), `sessionAffinityHeader replaces the ${strategy} strategy (hashing on a header decides the replica); drop one of them`));
+      const field = o.sessionAffinity ? 'sessionAffinity' : 'sessionAffinityHeader';
+      problems.push(line(at('loadBalancer'), `${field} replaces the ${strategy} strategy (hashing decides the replica); drop one of them`));
     }
-    loadBalancer = { consistentHash: { httpHeaderName: o.sessionAffinityHeader } };
+    loadBalancer = { consistentHash: experiments.consistentHash };
   }
 
   const timeout = o.timeout ?? MESH_DEFAULTS.timeout;
@@ -398,6 +387,7 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warning
     subsets,
     loadBalancer,
     strategy,
+    experiments,
     connectionPool: {
       // The reference design's per-instance capacity, summed over the most replicas the agent runs.
       maxConnections: cp.maxConnections ?? capacity,

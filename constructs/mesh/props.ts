@@ -117,6 +117,49 @@ export interface MeshAgentOptions {
   readonly outlierDetection?: false | MeshOutlierDetection;
   /** Fault injection on every route of the agent. @default none */
   readonly fault?: MeshFault;
+  /**
+   * Mirror (shadow) a share of every route's requests to the canary subset; responses from the canary
+   * are discarded, but its model calls, tool calls and writes are real. Needs a canary on the AgentService.
+   * @default no mirroring
+   */
+  readonly mirror?: { readonly percentage: number };
+  /**
+   * Session affinity by consistent hashing on a header, a cookie (Envoy sets it when absent) or the
+   * client's IP; replaces the load-balancing strategy. @default none (see also sessionAffinityHeader)
+   */
+  readonly sessionAffinity?: MeshSessionAffinity;
+  /** Locality-aware failover between regions/zones (needs outlier detection). @default Istio's locality-weighted balancing */
+  readonly locality?: MeshLocality;
+  /** Local rate limit of each replica's inbound traffic (429 beyond it). @default none */
+  readonly rateLimit?: MeshRateLimit;
+}
+
+/** Session affinity: exactly one of `header`, `cookie`, `sourceIp`. */
+export interface MeshSessionAffinity {
+  /** Hash on this request header (lower-case). @default none */
+  readonly header?: string;
+  /** Hash on this cookie; Envoy issues it with `ttl` when a request has none. @default none */
+  readonly cookie?: { readonly name: string; readonly ttl: string; readonly path?: string };
+  /** Hash on the client's source IP (behind a gateway: the gateway's IP, so prefer a header). @default none */
+  readonly sourceIp?: true;
+}
+
+/** Locality load balancing (Istio `localityLbSetting`). */
+export interface MeshLocality {
+  /** Where traffic of a region goes when its endpoints are unhealthy, e.g. `{ from: 'us-east1', to: 'us-west1' }`. @default none */
+  readonly failover?: Array<{ readonly from: string; readonly to: string }>;
+  /** Ordered node labels to prefer endpoints that share them, e.g. `['topology.kubernetes.io/region']`. @default none */
+  readonly failoverPriority?: string[];
+}
+
+/** A local (per-replica) token bucket; exactly one of `requestsPerSecond`, `requestsPerMinute`. */
+export interface MeshRateLimit {
+  /** Tokens added each second. @default none */
+  readonly requestsPerSecond?: number;
+  /** Tokens added each minute. @default none */
+  readonly requestsPerMinute?: number;
+  /** Bucket size (the burst allowed). @default one interval's tokens */
+  readonly burst?: number;
 }
 
 /** Workloads outside the mesh's agents that may call an agent (ingress gateway, frontend). */

@@ -47,11 +47,19 @@ export function virtualServiceSpec(plan: AgentPlan): VirtualServiceSpec {
     timeout: r.timeout,
     retries: retries(r.retries),
     fault: r.fault ? fault(r.fault) : undefined,
+    ...mirrorOf(plan),
   }));
   return { hosts: [spec.host], http };
 }
 
-function retries(r: RetryPlan): VirtualServiceSpecHttpRetries {
+/** Istio's mirror fields for every route of the agent: a share of requests also goes to the canary. */
+export function mirrorOf(plan: AgentPlan): Pick<VirtualServiceSpecHttp, 'mirror' | 'mirrorPercentage'> {
+  const m = plan.experiments.mirror;
+  if (!m) return {};
+  return { mirror: { host: plan.spec.host, subset: m.subset, port: { number: plan.spec.port } }, mirrorPercentage: { value: m.percentage } };
+}
+
+export function retries(r: RetryPlan): VirtualServiceSpecHttpRetries {
   return r.attempts === 0 ? { attempts: 0 } : { attempts: r.attempts, perTryTimeout: r.perTryTimeout, retryOn: r.retryOn };
 }
 
@@ -67,11 +75,15 @@ export function destinationRuleSpec(plan: AgentPlan): DestinationRuleSpec {
   const od = plan.outlierDetection;
   const loadBalancer: DestinationRuleSpecTrafficPolicyLoadBalancer = 'simple' in plan.loadBalancer
     ? { simple: SIMPLE[plan.loadBalancer.simple] }
-    : { consistentHash: { httpHeaderName: plan.loadBalancer.consistentHash.httpHeaderName } };
+    : { consistentHash: { ...plan.loadBalancer.consistentHash } };
+  const locality = plan.experiments.locality;
+  const lb: DestinationRuleSpecTrafficPolicyLoadBalancer = locality
+    ? { ...loadBalancer, localityLbSetting: { enabled: true, failover: locality.failover?.map((f) => ({ ...f })), failoverPriority: locality.failoverPriority ? [...locality.failoverPriority] : undefined } }
+    : loadBalancer;
   return {
     host: plan.spec.host,
     trafficPolicy: {
-      loadBalancer,
+      loadBalancer: lb,
       connectionPool: {
         tcp: { maxConnections: cp.maxConnections, connectTimeout: cp.connectTimeout },
         http: {
