@@ -216,7 +216,9 @@ export class Gateway {
     const series = this.metrics.seriesOf(call.provider.name, call.operation, call.requestModel, undefined, '');
     let lastEvent = 0;
     let failed: string | undefined;
-    upstream.socket?.setTimeout(this.config.providerTimeoutMs, () => upstream.destroy(new UpstreamError('timeout', 'provider stalled mid-response')));
+    // A stall counts only while we read: a pause for a slow agent (backpressure) is not the provider's.
+    const stall = () => upstream.destroy(new UpstreamError('timeout', 'provider stalled mid-response'));
+    upstream.setTimeout(this.config.providerTimeoutMs, stall);
 
     upstream.on('data', (chunk: Buffer) => {
       if (parser) {
@@ -245,7 +247,11 @@ export class Gateway {
       }
       if (!res.write(chunk)) {
         upstream.pause();
-        res.once('drain', () => upstream.resume());
+        upstream.setTimeout(0);
+        res.once('drain', () => {
+          upstream.setTimeout(this.config.providerTimeoutMs, stall);
+          upstream.resume();
+        });
       }
     });
     upstream.once('error', (e) => {
