@@ -37,8 +37,40 @@ export const referenceAgentConfigSchema = z.strictObject({
     .optional(),
 });
 
-/** An agent config in the reference design's shape. */
-export type ReferenceAgentConfig = z.input<typeof referenceAgentConfigSchema>;
+/** An agent config in the reference design's shape (snake_case). */
+export interface ReferenceAgentConfig {
+  /** Agent id (becomes `name`). */
+  readonly agent_id: string;
+  /** Image repository, without the tag. */
+  readonly image: string;
+  /** Image tag; required in practice (`latest` and untagged images are rejected). @default none */
+  readonly tag?: string;
+  /** CPU and memory requests and limits. @default the AgentService defaults */
+  readonly resources?: {
+    readonly cpu_request?: string;
+    readonly cpu_limit?: string;
+    readonly memory_request?: string;
+    readonly memory_limit?: string;
+  };
+  /** Plain environment variables. @default none */
+  readonly environment?: Record<string, string>;
+  /** The agent port (one port: it becomes `http`). @default [8080] */
+  readonly ports?: number[];
+  /** Probe paths and port. @default `/health`, `/ready`, the agent port */
+  readonly health_check?: { readonly path?: string; readonly readiness_path?: string; readonly port?: number };
+  /** Replica count and autoscaling. @default the AgentService defaults */
+  readonly scaling?: {
+    readonly initial_replicas?: number;
+    readonly min_replicas?: number;
+    readonly max_replicas?: number;
+    readonly target_cpu?: number;
+  };
+}
+
+// Keep the documented interface and the zod schema in step at compile time (both directions).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** @internal */
+export const _referenceConfigMatchesSchema: Same<ReferenceAgentConfig, z.input<typeof referenceAgentConfigSchema>> = true;
 
 /**
  * Maps a reference agent config to AgentService props. Shape errors are reported with

@@ -8,7 +8,34 @@ import { METRICS } from '../../sidecar/contract';
 import { systemsOf } from '../rules/context';
 import { MonitoringOptions, resolveOptions } from '../rules/options';
 import { AgentSpec } from '../spec';
-import { common, Dashboard, dashboard, Panel, prometheus, RowPanel, stat, timeseries } from './sdk';
+import { common, dashboard, Panel, prometheus, RowPanel, SdkDashboard, stat, timeseries } from './sdk';
+
+/** One panel (or row) of a dashboard model: the fields this package reads; the JSON has more. */
+export interface DashboardPanel {
+  readonly type: string;
+  readonly title?: string;
+  readonly repeat?: string;
+  /** Queries of a panel (Prometheus targets carry `expr`). */
+  readonly targets?: readonly object[];
+  /** Panels of a row. */
+  readonly panels?: readonly DashboardPanel[];
+}
+
+/**
+ * A Grafana dashboard model as built with grafana-foundation-sdk (the JSON Grafana imports).
+ * Declared here, not re-exported from the SDK, so the package's declarations do not depend on
+ * the SDK's internal file layout (which only `exports`-aware module resolution can reach).
+ */
+export interface Dashboard {
+  readonly uid?: string;
+  readonly title?: string;
+  readonly tags?: readonly string[];
+  readonly schemaVersion: number;
+  readonly panels?: readonly DashboardPanel[];
+}
+// The SDK's dashboard type must stay assignable to the public one.
+const _sdkDashboardIsDashboard = (d: SdkDashboard): Dashboard => d;
+void _sdkDashboardIsDashboard;
 
 /** Options of agentDashboard. */
 export interface AgentDashboardOptions extends MonitoringOptions {

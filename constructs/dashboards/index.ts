@@ -1,2 +1,2 @@
 export { AgentDashboardOptions, agentDashboard, agentDashboards, dashboardQueries, dashboardUid } from './agent-dashboard';
-export type { Dashboard } from './sdk';
+export type { Dashboard, DashboardPanel } from './agent-dashboard';

@@ -17,6 +17,6 @@ export const prometheus: typeof prometheusTypes = require('@grafana/grafana-foun
 export const stat: typeof statTypes = require('@grafana/grafana-foundation-sdk/stat');
 export const timeseries: typeof timeseriesTypes = require('@grafana/grafana-foundation-sdk/timeseries');
 
-export type Dashboard = dashboardTypes.Dashboard;
+export type SdkDashboard = dashboardTypes.Dashboard;
 export type Panel = dashboardTypes.Panel;
 export type RowPanel = dashboardTypes.RowPanel;
