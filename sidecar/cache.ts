@@ -9,13 +9,14 @@
  * second in-process tier would only copy entries between two maps. The tiers that pay off
  * are the ones with different costs: this process (microseconds) and Redis (shared, ~1 ms).
  */
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { LABELS, METRICS } from './contract';
 import { registerCollected } from './metrics';
 import type { Registry } from 'prom-client';
+import { CacheEntry, RedisTier } from './redis-tier';
+
+export type { CacheEntry } from './redis-tier';
 
 /**
  * Bytes charged per entry on top of key, value and content type: lru-cache's slots, the entry
@@ -24,21 +25,26 @@ import type { Registry } from 'prom-client';
  */
 export const ENTRY_OVERHEAD_BYTES = 180;
 
-export interface CacheEntry {
-  /** The value bytes as a latin1 string. */
-  readonly v: string;
-  /** Content-Type to answer with. */
-  readonly t: string;
-}
-
 export interface CacheOptions {
   maxEntries: number;
   maxBytes: number;
   defaultTtlSeconds: number;
   purgeIntervalSeconds: number;
   redisUrl?: string;
+  redisPassword?: string;
   redisKeyPrefix: string;
   redisTimeoutMs: number;
+  redisMaxInflightBytes: number;
+  redisMaxInflightCommands: number;
+  redisHealthIntervalMs: number;
+  /** Largest value a Redis read can bring back (reserved from the Redis byte budget per read). */
+  maxValueBytes: number;
+}
+
+/** A Redis read in flight; `stale` once the key was written, deleted or the local view dropped. */
+interface PendingRead {
+  readonly promise: Promise<{ entry: CacheEntry; ttlMs: number } | undefined>;
+  stale: boolean;
 }
 
 const internedTypes = new Map<string, string>();
@@ -65,7 +71,11 @@ export class SidecarCache {
   expired = 0;
   /** Local entries dropped because another replica overwrote or deleted them. */
   invalidated = 0;
+  /** Local view drops (a new Redis epoch: see redis-tier.ts). */
+  viewDrops = 0;
   private purgeTimer?: NodeJS.Timeout;
+  /** Redis reads in flight by key: concurrent misses share one, and a write makes it stale. */
+  private readonly pending = new Map<string, PendingRead>();
 
   constructor(
     readonly opts: CacheOptions,
@@ -90,14 +100,59 @@ export class SidecarCache {
       this.purgeTimer.unref();
     }
     if (opts.redisUrl) {
-      this.redis = new RedisTier(opts.redisUrl, opts.redisKeyPrefix, opts.redisTimeoutMs, log, (kind, key) => {
-        // Another replica changed or deleted the entry: drop our copy so we re-read it.
-        if (kind === 'k') {
-          if (this.lru.delete(key)) this.invalidated++;
-        } else {
-          for (const k of [...this.lru.keys()]) if (k.startsWith(key) && this.lru.delete(k)) this.invalidated++;
-        }
-      });
+      this.redis = new RedisTier(
+        {
+          url: opts.redisUrl,
+          password: opts.redisPassword,
+          prefix: opts.redisKeyPrefix,
+          timeoutMs: opts.redisTimeoutMs,
+          maxInflightBytes: opts.redisMaxInflightBytes,
+          maxInflightCommands: opts.redisMaxInflightCommands,
+          maxValueBytes: opts.maxValueBytes,
+          healthIntervalMs: opts.redisHealthIntervalMs,
+          pingTimeoutMs: Math.max(1000, opts.redisTimeoutMs * 5),
+        },
+        log,
+        {
+          // Another replica changed or deleted the entry: drop our copy so we re-read it.
+          invalidateKey: (key) => {
+            this.markStale(key);
+            if (this.lru.delete(key)) this.invalidated++;
+          },
+          invalidatePrefix: (prefix) => {
+            this.markStalePrefix(prefix);
+            for (const k of [...this.lru.keys()]) if (k.startsWith(prefix) && this.lru.delete(k)) this.invalidated++;
+          },
+          dropLocal: () => this.dropLocal(),
+        },
+      );
+    }
+  }
+
+  /** Forgets every local entry and every Redis read in flight (their answers are not kept). */
+  private dropLocal(): void {
+    for (const p of this.pending.values()) p.stale = true;
+    this.pending.clear();
+    this.invalidated += this.lru.size;
+    this.viewDrops++;
+    this.lru.clear();
+  }
+
+  private markStale(key: string): void {
+    if (this.pending.size === 0) return;
+    const p = this.pending.get(key);
+    if (p) {
+      p.stale = true;
+      this.pending.delete(key);
+    }
+  }
+
+  private markStalePrefix(prefix: string): void {
+    for (const [k, p] of this.pending) {
+      if (k.startsWith(prefix)) {
+        p.stale = true;
+        this.pending.delete(k);
+      }
     }
   }
 
@@ -113,13 +168,33 @@ export class SidecarCache {
     return e;
   }
 
-  /** Continues a lookup whose getLocal() missed: Redis, then a miss. */
+  /**
+   * Continues a lookup whose getLocal() missed: Redis, then a miss. A Redis answer is kept (and
+   * returned) only if nothing wrote or deleted the key, and the local view was not dropped, while
+   * it was in flight; otherwise the lookup answers with what the local tier holds now.
+   */
   async getAfterLocalMiss(key: string): Promise<CacheEntry | undefined> {
     this.localMisses++;
-    if (this.redis?.up) {
-      const remote = await this.redis.get(key);
+    const redis = this.redis;
+    if (redis?.up && !redis.isClearing(key)) {
+      let p = this.pending.get(key);
+      if (!p) {
+        const read: PendingRead = { promise: redis.get(key), stale: false };
+        p = read;
+        this.pending.set(key, read);
+        void read.promise.finally(() => {
+          if (this.pending.get(key) === read) this.pending.delete(key);
+        });
+      }
+      const read = p;
+      const remote = await read.promise;
+      if (read.stale) {
+        const now = this.lru.get(key);
+        if (now === undefined) this.misses++;
+        return now;
+      }
       if (remote) {
-        this.lru.set(key, remote.entry, { ttl: Math.max(1, remote.ttlMs) });
+        this.lru.set(key, { v: remote.entry.v, t: intern(remote.entry.t) }, { ttl: Math.max(1, remote.ttlMs) });
         return remote.entry;
       }
     }
@@ -131,6 +206,7 @@ export class SidecarCache {
   set(key: string, value: string, contentType: string, ttlSeconds: number): boolean {
     const entry: CacheEntry = { v: value, t: intern(contentType) };
     if (key.length + value.length + entry.t.length + ENTRY_OVERHEAD_BYTES > this.opts.maxBytes) return false;
+    this.markStale(key);
     this.lru.set(key, entry, { ttl: ttlSeconds * 1000 });
     this.sets++;
     this.redis?.set(key, entry, ttlSeconds * 1000);
@@ -138,6 +214,7 @@ export class SidecarCache {
   }
 
   delete(key: string): boolean {
+    this.markStale(key);
     const existed = this.lru.delete(key);
     if (existed) this.deletes++;
     this.redis?.del(key);
@@ -146,6 +223,7 @@ export class SidecarCache {
 
   /** Deletes every entry whose key starts with `prefix` (a namespace); returns the local count. */
   deletePrefix(prefix: string): number {
+    this.markStalePrefix(prefix);
     let n = 0;
     for (const k of [...this.lru.keys()]) {
       if (k.startsWith(prefix) && this.lru.delete(k)) n++;
@@ -183,7 +261,17 @@ export class SidecarCache {
       evictions: { capacity: this.evictedCapacity, ttl: this.expired },
       invalidations: this.invalidated,
       redis: this.redis
-        ? { configured: true, up: this.redis.up, hits: this.redis.hits, misses: this.redis.misses, errors: Object.fromEntries(this.redis.errors) }
+        ? {
+            configured: true,
+            up: this.redis.up,
+            hits: this.redis.hits,
+            misses: this.redis.misses,
+            errors: Object.fromEntries(this.redis.errors),
+            dropped: Object.fromEntries(this.redis.dropped),
+            inflight: { commands: this.redis.inflightCommands, bytes: this.redis.inflightBytes },
+            epochStarts: this.redis.epochStarts,
+            localViewDrops: this.viewDrops,
+          }
         : { configured: false, up: false },
     };
   }
@@ -216,6 +304,15 @@ export class SidecarCache {
     registerCollected(registry, METRICS.cacheRedisErrors, 'Redis tier operations that failed or timed out, by operation.', 'counter', () =>
       [...(this.redis?.errors ?? [])].map(([op, value]) => ({ labels: { [LABELS.redisOperation]: op }, value })),
     );
+    if (this.redis) {
+      const redis = this.redis;
+      registerCollected(registry, METRICS.cacheRedisDropped, 'Redis commands not sent because the in-flight budget was full, by operation (writes are then local only, reads misses).', 'counter', () =>
+        [...redis.dropped].map(([op, value]) => ({ labels: { [LABELS.redisOperation]: op }, value })),
+      );
+      registerCollected(registry, METRICS.cacheRedisInflightBytes, 'Bytes of Redis commands sent and not yet answered (bounded by --redis-max-inflight-bytes).', 'gauge', () => [
+        { labels: {}, value: redis.inflightBytes },
+      ]);
+    }
   }
 
   async close(): Promise<void> {
@@ -224,162 +321,3 @@ export class SidecarCache {
   }
 }
 
-/**
- * The shared tier. Never blocks the agent: commands time out after `timeoutMs`, nothing is
- * queued while disconnected (the local tier answers alone), and reconnection runs in the
- * background with capped backoff. `up` mirrors the connection state for /metrics and stats.
- */
-export class RedisTier {
-  readonly client: Redis;
-  up = false;
-  hits = 0;
-  misses = 0;
-  readonly errors = new Map<string, number>();
-  private closing = false;
-  private lastErrorLog = 0;
-  /** Second connection: a connection in subscriber mode cannot run other commands. */
-  private readonly subscriber: Redis;
-  private readonly channel: string;
-  /** Tags our own invalidation messages so we do not drop the entry we just wrote. */
-  private readonly instanceId = randomBytes(8).toString('hex');
-
-  constructor(
-    url: string,
-    private readonly prefix: string,
-    timeoutMs: number,
-    private readonly log: Logger,
-    onInvalidate: (kind: 'k' | 'p', key: string) => void,
-  ) {
-    // Loaded on demand: ioredis costs ~15 MB of RSS that a local-only sidecar should not pay.
-    const RedisClient = (require('ioredis') as typeof import('ioredis')).default;
-    this.client = new RedisClient(url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: Math.max(1000, timeoutMs * 10),
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-      lazyConnect: false,
-    });
-    this.channel = `${prefix}__invalidate`;
-    // Subscriber: the subscribe command may wait for the connection; it is re-sent on reconnect.
-    this.subscriber = this.client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
-    this.subscriber.on('error', () => undefined); // reported through the main connection
-    this.subscriber.subscribe(this.channel).catch(() => this.fail('subscribe'));
-    this.subscriber.on('message', (_channel: string, message: string) => {
-      // "<instance>\n<k|p>\n<key or prefix>"
-      const a = message.indexOf('\n');
-      const b = message.indexOf('\n', a + 1);
-      if (a < 0 || b < 0 || message.slice(0, a) === this.instanceId) return;
-      const kind = message.slice(a + 1, b);
-      if (kind === 'k' || kind === 'p') onInvalidate(kind, message.slice(b + 1));
-    });
-    const safeUrl = redactUrl(url);
-    this.client.on('ready', () => {
-      if (!this.up) this.log.info({ redis: safeUrl }, 'redis cache tier up: sharing entries with other replicas');
-      this.up = true;
-    });
-    this.client.on('close', () => {
-      if (this.up && !this.closing) this.log.warn({ redis: safeUrl }, 'redis cache tier down: serving from the local cache only');
-      this.up = false;
-    });
-    this.client.on('error', (err: Error) => {
-      // ioredis reports every failed reconnect; one line per 30 s is enough.
-      const now = Date.now();
-      if (now - this.lastErrorLog > 30000) {
-        this.lastErrorLog = now;
-        this.log.warn({ redis: safeUrl, err: err.message }, 'redis cache tier unavailable: serving from the local cache only');
-      }
-    });
-  }
-
-  private fail(op: string): void {
-    this.errors.set(op, (this.errors.get(op) ?? 0) + 1);
-  }
-
-  async get(key: string): Promise<{ entry: CacheEntry; ttlMs: number } | undefined> {
-    try {
-      const res = await this.client.multi().getBuffer(this.prefix + key).pttl(this.prefix + key).exec();
-      if (!res) throw new Error('transaction aborted');
-      const [[e1, raw], [e2, pttl]] = res as [[Error | null, Buffer | null], [Error | null, number]];
-      if (e1 || e2) throw e1 ?? e2;
-      if (!raw) {
-        this.misses++;
-        return undefined;
-      }
-      const nl = raw.indexOf(10);
-      if (nl < 0) {
-        this.misses++;
-        return undefined;
-      }
-      this.hits++;
-      const entry: CacheEntry = { t: intern(raw.toString('latin1', 0, nl)), v: raw.toString('latin1', nl + 1) };
-      return { entry, ttlMs: pttl > 0 ? pttl : 1000 };
-    } catch {
-      this.fail('get');
-      return undefined;
-    }
-  }
-
-  set(key: string, entry: CacheEntry, ttlMs: number): void {
-    if (!this.up) return;
-    this.client
-      .multi()
-      .set(this.prefix + key, Buffer.from(`${entry.t}\n${entry.v}`, 'latin1'), 'PX', ttlMs)
-      .publish(this.channel, `${this.instanceId}\nk\n${key}`)
-      .exec()
-      .catch(() => this.fail('set'));
-  }
-
-  del(key: string): void {
-    if (!this.up) return;
-    this.client
-      .multi()
-      .del(this.prefix + key)
-      .publish(this.channel, `${this.instanceId}\nk\n${key}`)
-      .exec()
-      .catch(() => this.fail('delete'));
-  }
-
-  delPrefix(prefix: string): void {
-    if (!this.up) return;
-    const pattern = `${escapeGlob(this.prefix + prefix)}*`;
-    const stream = this.client.scanStream({ match: pattern, count: 500 });
-    const unlinks: Promise<unknown>[] = [];
-    stream.on('data', (keys: string[]) => {
-      if (keys.length) unlinks.push(this.client.unlink(...keys).catch(() => this.fail('delete')));
-    });
-    stream.on('error', () => this.fail('delete'));
-    // Invalidate only once the keys are gone from Redis: a replica that re-read an entry between
-    // the message and the unlink would otherwise cache it again until its TTL.
-    stream.on('end', () => {
-      void Promise.all(unlinks).then(() =>
-        this.client.publish(this.channel, `${this.instanceId}\np\n${prefix}`).catch(() => this.fail('delete')),
-      );
-    });
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    try {
-      await Promise.race([Promise.all([this.client.quit(), this.subscriber.quit()]), new Promise((r) => setTimeout(r, 500))]);
-    } catch {
-      /* already closed */
-    }
-    this.client.disconnect();
-    this.subscriber.disconnect();
-  }
-}
-
-function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://<invalid>';
-  }
-}

@@ -22,6 +22,10 @@ export interface SidecarConfig {
   readonly redisUrl: string | undefined;
   readonly redisKeyPrefix: string;
   readonly redisTimeoutMs: number;
+  readonly redisPassword: string | undefined;
+  readonly redisMaxInflightBytes: number;
+  readonly redisMaxInflightCommands: number;
+  readonly redisHealthIntervalMs: number;
   readonly maxBodyBytes: number;
   readonly maxBatchSize: number;
   readonly maxLabelValues: number;
@@ -47,7 +51,7 @@ export interface SidecarConfig {
   readonly maxRequestsPerMinute: number;
 }
 
-type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url' | 'list';
+type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url' | 'list' | 'secret';
 
 interface OptionSpec {
   readonly key: keyof SidecarConfig;
@@ -78,6 +82,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'redisUrl', flag: '--redis-url', env: SIDECAR_ENV.redisUrl, kind: 'url', default: undefined, description: 'redis:// URL of the optional shared cache tier; unset means local only.' },
   { key: 'redisKeyPrefix', flag: '--redis-key-prefix', env: SIDECAR_ENV.redisKeyPrefix, kind: 'string', default: 'agent-cache:', description: 'Prefix of every key the sidecar writes to Redis.' },
   { key: 'redisTimeoutMs', flag: '--redis-timeout-ms', env: SIDECAR_ENV.redisTimeoutMs, kind: 'int', default: 100, min: 1, max: 60000, description: 'Per-command timeout on Redis; a slower Redis counts as a miss, never blocks the agent.' },
+  { key: 'redisPassword', flag: '--redis-password', env: SIDECAR_ENV.redisPassword, kind: 'secret', default: undefined, description: 'Redis password (AUTH), overriding the one in the URL; set it through the environment from a Secret, never as a flag.' },
+  { key: 'redisMaxInflightBytes', flag: '--redis-max-inflight-bytes', env: SIDECAR_ENV.redisMaxInflightBytes, kind: 'int', default: 16 * MiB, min: 64 * 1024, max: 1024 * MiB, description: 'Bytes of Redis commands sent and not yet answered (a read reserves --cache-max-value-bytes); beyond it writes are local only (and counted), reads are misses.' },
+  { key: 'redisMaxInflightCommands', flag: '--redis-max-inflight-commands', env: SIDECAR_ENV.redisMaxInflightCommands, kind: 'int', default: 1024, min: 1, max: 1_000_000, description: 'Redis commands sent and not yet answered; beyond it the same as the byte budget.' },
+  { key: 'redisHealthIntervalMs', flag: '--redis-health-interval-ms', env: SIDECAR_ENV.redisHealthIntervalMs, kind: 'int', default: 500, min: 50, max: 60000, description: 'Period of the Redis PING health check; no PONG within max(1 s, 5 x --redis-timeout-ms) marks the tier down (a stall, not only a closed socket).' },
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: SIDECAR_ENV.maxBodyBytes, kind: 'int', default: 1 * MiB, min: 1024, max: 1024 * MiB, description: 'Largest JSON request body (413 beyond). Cache values use --cache-max-value-bytes.' },
   { key: 'maxBatchSize', flag: '--max-batch-size', env: SIDECAR_ENV.maxBatchSize, kind: 'int', default: 10000, min: 1, max: 1_000_000, description: 'Most execution records in one POST (413 beyond).' },
   { key: 'maxLabelValues', flag: '--max-label-values', env: SIDECAR_ENV.maxLabelValues, kind: 'int', default: 50, min: 1, max: 10000, description: 'Distinct values kept per label (agent, operation, model, error type); later ones are folded into `other`.' },
@@ -146,6 +154,10 @@ function convert(spec: OptionSpec, raw: string, source: string): string | number
     }
     case 'list':
       throw new Error('lists are converted by convertList');
+    case 'secret': {
+      if (raw.length > 4096) throw new ConfigError(`${where}: longer than 4096 characters`);
+      return raw;
+    }
     case 'host':
     case 'string': {
       if (raw.length === 0 || raw.length > 253) throw new ConfigError(`${where}: expected a non-empty string of at most 253 characters`);

@@ -51,6 +51,10 @@ export const SIDECAR_ENV = {
   cachePurgeIntervalSeconds: 'SIDECAR_CACHE_PURGE_INTERVAL_SECONDS',
   redisKeyPrefix: 'SIDECAR_REDIS_KEY_PREFIX',
   redisTimeoutMs: 'SIDECAR_REDIS_TIMEOUT_MS',
+  redisPassword: 'SIDECAR_REDIS_PASSWORD',
+  redisMaxInflightBytes: 'SIDECAR_REDIS_MAX_INFLIGHT_BYTES',
+  redisMaxInflightCommands: 'SIDECAR_REDIS_MAX_INFLIGHT_COMMANDS',
+  redisHealthIntervalMs: 'SIDECAR_REDIS_HEALTH_INTERVAL_MS',
   maxBodyBytes: 'SIDECAR_MAX_BODY_BYTES',
   maxBatchSize: 'SIDECAR_MAX_BATCH_SIZE',
   maxLabelValues: 'SIDECAR_MAX_LABEL_VALUES',
@@ -116,6 +120,10 @@ export const METRICS = {
   cardinalityFolded: 'agent_sidecar_label_values_folded_total',
   /** Counter: operations on the shared Redis tier that failed or timed out, by operation. */
   cacheRedisErrors: 'agent_cache_redis_errors_total',
+  /** Counter: Redis commands not sent because the in-flight budget was full, by operation. */
+  cacheRedisDropped: 'agent_cache_redis_dropped_total',
+  /** Gauge: bytes of Redis commands sent and not yet answered. */
+  cacheRedisInflightBytes: 'agent_cache_redis_inflight_bytes',
   /** Counter: execution records accepted by the sidecar API. */
   recordsAccepted: 'agent_sidecar_records_total',
   /** Counter: API requests rejected by the sidecar, by reason (bad_json, invalid, too_large, ...). */

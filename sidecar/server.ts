@@ -95,8 +95,13 @@ export class Sidecar {
         defaultTtlSeconds: c.cacheDefaultTtlSeconds,
         purgeIntervalSeconds: c.cachePurgeIntervalSeconds,
         redisUrl: c.redisUrl,
+        redisPassword: c.redisPassword,
         redisKeyPrefix: c.redisKeyPrefix,
         redisTimeoutMs: c.redisTimeoutMs,
+        redisMaxInflightBytes: c.redisMaxInflightBytes,
+        redisMaxInflightCommands: c.redisMaxInflightCommands,
+        redisHealthIntervalMs: c.redisHealthIntervalMs,
+        maxValueBytes: c.cacheMaxValueBytes,
       },
       this.log,
     );

@@ -103,7 +103,8 @@ describeWithBinary('redis-server', 'shared Redis cache tier', () => {
     await waitFor(() => a.logLines().some((l) => l.level === 'warn' && /local cache only/.test(l.msg)), { what: 'warn log' });
 
     await redis.restart();
-    await waitFor(async () => (await redisUp(a)) === 1, { what: 'redis_up back to 1', timeoutMs: 15000 });
+    // Both must be back: each one starts a new epoch on recovery, which invalidates what was written before.
+    await waitFor(async () => (await redisUp(a)) === 1 && (await redisUp(b)) === 1, { what: 'redis_up back to 1', timeoutMs: 15000 });
     expect(a.logLines().some((l) => l.level === 'info' && /redis cache tier up/.test(l.msg))).toBe(true);
     await fetch(`${a.apiUrl}/v1/cache/answers/after?ttl=30`, { method: 'PUT', body: 'again' });
     await waitFor(async () => (await fetch(`${b.apiUrl}/v1/cache/answers/after`)).status === 200, { what: 'shared again' });

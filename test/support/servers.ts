@@ -393,11 +393,19 @@ export interface RedisServer {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
+  /** Its data directory (kept across restart(): a dump.rdb written by SAVE is loaded again). */
+  readonly dir: string;
   logs(): string;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** Starts it again on the same port (after stop(), to test recovery). */
   restart(): Promise<void>;
+  /** SIGSTOP: the process stops answering but its sockets stay open (a stall). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** SIGKILL, waiting for the exit (no shutdown, no save). */
+  kill(): Promise<void>;
 }
 
 /** Sends inline commands over a raw socket and resolves to the first reply line. */
@@ -451,13 +459,21 @@ export async function startRedis(): Promise<RedisServer> {
     get pid() {
       return s.child.pid!;
     },
+    dir,
     logs: () => s.output.text(),
     async stop() {
+      s.child.kill('SIGCONT');
       await stopChild(s);
     },
     async restart() {
+      s.child.kill('SIGCONT');
       await stopChild(s);
       await launch();
+    },
+    pause: () => void s.child.kill('SIGSTOP'),
+    resume: () => void s.child.kill('SIGCONT'),
+    async kill() {
+      await stopChild(s, 'SIGKILL');
     },
   };
 }
