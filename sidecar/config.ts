@@ -2,8 +2,9 @@
  * Sidecar settings: every setting has a command-line flag and an environment variable
  * (flags win). The table below is the single source for parsing, `--help` and the docs.
  */
-import { SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_METRICS_PORT } from './contract';
+import { SIDECAR_API_HOST, SIDECAR_API_PORT, SIDECAR_DEFAULT_UPSTREAM, SIDECAR_ENV, SIDECAR_METRICS_PORT, SIDECAR_PROXY_PORT } from './contract';
 import { resolveProviders } from './gateway/providers';
+import { parsePaths, parseRoutes } from './proxy/routes';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -49,9 +50,22 @@ export interface SidecarConfig {
   readonly maxTokensPerMinute: number;
   /** 0 = unlimited. */
   readonly maxRequestsPerMinute: number;
+  readonly proxy: boolean;
+  readonly proxyHost: string;
+  readonly proxyPort: number;
+  readonly upstream: string;
+  readonly upstreamReadyPath: string | undefined;
+  readonly upstreamReadyIntervalMs: number;
+  readonly upstreamTimeoutMs: number;
+  readonly upstreamMaxSockets: number;
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number;
+  readonly proxyRoutes: string | undefined;
+  readonly proxyUnmeasuredPaths: string | undefined;
 }
 
-type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url' | 'list' | 'secret';
+type Kind = 'port' | 'int' | 'string' | 'host' | 'bool' | 'loglevel' | 'url' | 'list' | 'secret' | 'httpurl' | 'path' | 'text';
 
 interface OptionSpec {
   readonly key: keyof SidecarConfig;
@@ -95,6 +109,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: SIDECAR_ENV.shutdownDelayMs, kind: 'int', default: 0, min: 0, max: 600000, description: 'After SIGTERM, keep serving (with /readyz failing) this long before closing, so the agent can flush its last records.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: SIDECAR_ENV.shutdownGraceMs, kind: 'int', default: 10000, min: 0, max: 600000, description: 'After closing the listeners, how long in-flight requests may take before the process exits anyway.' },
   { key: 'processMetrics', flag: '--process-metrics', env: SIDECAR_ENV.processMetrics, kind: 'bool', default: true, description: 'Export prom-client default process/Node.js metrics (process_resident_memory_bytes, ...).' },
+  { key: 'proxy', flag: '--proxy', env: SIDECAR_ENV.proxy, kind: 'bool', default: false, description: 'Run the inbound proxy: the agent\'s front door, measuring, limiting and draining every request to --upstream.' },
+  { key: 'proxyHost', flag: '--proxy-host', env: SIDECAR_ENV.proxyHost, kind: 'host', default: '0.0.0.0', description: 'Bind address of the inbound proxy; the pod IP by default (the Service targets it).' },
+  { key: 'proxyPort', flag: '--proxy-port', env: SIDECAR_ENV.proxyPort, kind: 'port', default: SIDECAR_PROXY_PORT, description: 'Port of the inbound proxy (0 picks a free port).' },
+  { key: 'upstream', flag: '--upstream', env: SIDECAR_ENV.upstream, kind: 'httpurl', default: SIDECAR_DEFAULT_UPSTREAM, description: 'http:// URL of the agent the proxy forwards to (its own port, on the pod\'s loopback).' },
+  { key: 'upstreamReadyPath', flag: '--upstream-ready-path', env: SIDECAR_ENV.upstreamReadyPath, kind: 'path', default: undefined, description: 'The agent\'s readiness path, polled; /readyz fails while it does not answer 2xx/3xx. Unset: not polled.' },
+  { key: 'upstreamReadyIntervalMs', flag: '--upstream-ready-interval-ms', env: SIDECAR_ENV.upstreamReadyIntervalMs, kind: 'int', default: 1000, min: 100, max: 60000, description: 'How often the agent\'s readiness path is polled.' },
+  { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: SIDECAR_ENV.upstreamTimeoutMs, kind: 'int', default: 300000, min: 100, max: 3600000, description: 'Longest silence from the agent (before its response headers or between two chunks) before 504 / the stream is cut.' },
+  { key: 'upstreamMaxSockets', flag: '--upstream-max-sockets', env: SIDECAR_ENV.upstreamMaxSockets, kind: 'int', default: 256, min: 1, max: 65535, description: 'Keep-alive connections to the agent at most (requests beyond wait for one).' },
+  { key: 'maxConcurrency', flag: '--max-concurrency', env: SIDECAR_ENV.maxConcurrency, kind: 'int', default: 0, min: 0, max: 100000, description: 'Proxied requests the agent serves at once (AgentService: maxConcurrentRequests); later ones queue. 0: no limit.' },
+  { key: 'maxQueue', flag: '--max-queue', env: SIDECAR_ENV.maxQueue, kind: 'int', default: 100, min: 0, max: 100000, description: 'Proxied requests waiting for a slot at most, in FIFO order; beyond it 503 queue_full.' },
+  { key: 'queueTimeoutMs', flag: '--queue-timeout-ms', env: SIDECAR_ENV.queueTimeoutMs, kind: 'int', default: 10000, min: 1, max: 600000, description: 'Longest wait for a slot; beyond it 503 queue_timeout.' },
+  { key: 'proxyRoutes', flag: '--proxy-routes', env: SIDECAR_ENV.proxyRoutes, kind: 'text', default: undefined, description: 'Operation names by path prefix, e.g. "/v1/chat=chat,/plan=plan" (longest prefix wins; header x-agent-operation wins over it; default invoke_agent).' },
+  { key: 'proxyUnmeasuredPaths', flag: '--proxy-unmeasured-paths', env: SIDECAR_ENV.proxyUnmeasuredPaths, kind: 'text', default: undefined, description: 'Paths forwarded without metrics or concurrency limit (probes), e.g. "/health,/ready".' },
   { key: 'logLevel', flag: '--log-level', env: SIDECAR_ENV.logLevel, kind: 'loglevel', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { key: 'providers', flag: '--provider', env: SIDECAR_ENV.providers, kind: 'list', default: [], description: 'Model provider `NAME=URL` (repeatable; env: comma list): /v1/providers/NAME/<path> on the API listener is forwarded to URL/<path>.' },
   { key: 'providerApis', flag: '--provider-api', env: SIDECAR_ENV.providerApis, kind: 'list', default: [], description: 'API shape `NAME=openai|anthropic` (repeatable); default anthropic for a provider named anthropic, else openai.' },
@@ -150,6 +177,24 @@ function convert(spec: OptionSpec, raw: string, source: string): string | number
         throw new ConfigError(`${where}: not a URL: "${raw}"`);
       }
       if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError(`${where}: expected a redis:// or rediss:// URL, got "${u.protocol}"`);
+      return raw;
+    }
+    case 'httpurl': {
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        throw new ConfigError(`${where}: not a URL: "${raw}"`);
+      }
+      if (u.protocol !== 'http:' || u.pathname !== '/' || u.search || u.username) throw new ConfigError(`${where}: expected http://host:port without a path, got "${raw}"`);
+      return raw;
+    }
+    case 'path': {
+      if (!/^\/[^\s?#]{0,1023}$/.test(raw)) throw new ConfigError(`${where}: expected an absolute path such as /ready, got "${raw.slice(0, 100)}"`);
+      return raw;
+    }
+    case 'text': {
+      if (raw.length > 8192) throw new ConfigError(`${where}: longer than 8192 characters`);
       return raw;
     }
     case 'list':
@@ -221,6 +266,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     resolveProviders(config);
   } catch (e) {
     throw new ConfigError((e as Error).message);
+  }
+  for (const [flag, parse, value] of [['--proxy-routes', parseRoutes, config.proxyRoutes], ['--proxy-unmeasured-paths', parsePaths, config.proxyUnmeasuredPaths]] as const) {
+    try {
+      parse(value);
+    } catch (e) {
+      throw new ConfigError(`${flag}: ${(e as Error).message}`);
+    }
+  }
+  if (config.proxy && config.proxyPort !== 0 && (config.proxyPort === config.metricsPort || config.proxyPort === config.apiPort)) {
+    throw new ConfigError(`--proxy-port (${config.proxyPort}) must differ from --metrics-port and --api-port`);
   }
   return config;
 }

@@ -13,6 +13,17 @@ export const SIDECAR_METRICS_PORT = 9464;
 export const SIDECAR_API_PORT = 9465;
 /** Default bind address of the API listener: loopback, so only containers of the same pod reach it. */
 export const SIDECAR_API_HOST = '127.0.0.1';
+/**
+ * Port of the sidecar's inbound proxy (all interfaces): the agent's front door. The Service's
+ * `http` port targets it; it forwards to the agent on 127.0.0.1 (SIDECAR_UPSTREAM).
+ */
+export const SIDECAR_PROXY_PORT = 9466;
+/** Default upstream of the inbound proxy: the agent container, over the pod's loopback. */
+export const SIDECAR_DEFAULT_UPSTREAM = 'http://127.0.0.1:8080';
+/** Request header a caller may set to name the operation of a proxied request (gen_ai_operation_name). */
+export const PROXY_OPERATION_HEADER = 'x-agent-operation';
+/** Operation name of a proxied request without a header or matching route (OpenTelemetry GenAI). */
+export const PROXY_DEFAULT_OPERATION = 'invoke_agent';
 /** Name of the sidecar container in every agent pod. */
 export const SIDECAR_CONTAINER_NAME = 'agent-sidecar';
 /** Image repository of the sidecar (built from sidecar/Dockerfile). */
@@ -72,6 +83,19 @@ export const SIDECAR_ENV = {
   providerMaxBodyBytes: 'SIDECAR_PROVIDER_MAX_BODY_BYTES',
   maxTokensPerMinute: 'SIDECAR_MAX_TOKENS_PER_MINUTE',
   maxRequestsPerMinute: 'SIDECAR_MAX_REQUESTS_PER_MINUTE',
+  proxy: 'SIDECAR_PROXY',
+  proxyHost: 'SIDECAR_PROXY_HOST',
+  proxyPort: 'SIDECAR_PROXY_PORT',
+  upstream: 'SIDECAR_UPSTREAM',
+  upstreamReadyPath: 'SIDECAR_UPSTREAM_READY_PATH',
+  upstreamReadyIntervalMs: 'SIDECAR_UPSTREAM_READY_INTERVAL_MS',
+  upstreamTimeoutMs: 'SIDECAR_UPSTREAM_TIMEOUT_MS',
+  upstreamMaxSockets: 'SIDECAR_UPSTREAM_MAX_SOCKETS',
+  maxConcurrency: 'SIDECAR_MAX_CONCURRENCY',
+  maxQueue: 'SIDECAR_MAX_QUEUE',
+  queueTimeoutMs: 'SIDECAR_QUEUE_TIMEOUT_MS',
+  proxyRoutes: 'SIDECAR_PROXY_ROUTES',
+  proxyUnmeasuredPaths: 'SIDECAR_PROXY_UNMEASURED_PATHS',
 } as const;
 
 /**
@@ -148,6 +172,22 @@ export const METRICS = {
   gatewayRetries: 'agent_gateway_retries_total',
   /** Counter: provider responses without readable usage, by provider and reason. */
   gatewayUsageMissing: 'agent_gateway_usage_missing_total',
+  /** Histogram, seconds: inbound proxy, time from request arrival to the agent's response headers. */
+  proxyTimeToFirstByte: 'agent_proxy_time_to_first_byte_seconds',
+  /** Counter, bytes: request bodies forwarded to the agent by the inbound proxy. */
+  proxyRequestBytes: 'agent_proxy_request_bytes_total',
+  /** Counter, bytes: response bodies forwarded from the agent by the inbound proxy. */
+  proxyResponseBytes: 'agent_proxy_response_bytes_total',
+  /** Counter: proxied requests answered by the proxy itself, by reason (queue_full, queue_timeout, upstream_*). */
+  proxyRejected: 'agent_proxy_rejected_requests_total',
+  /** Gauge: proxied requests waiting for a concurrency slot. */
+  proxyQueued: 'agent_proxy_queued_requests',
+  /** Gauge: the concurrency limit of the inbound proxy (0: none). */
+  proxyConcurrencyLimit: 'agent_proxy_concurrency_limit',
+  /** Gauge: sockets from the proxy to the agent, by state (active|idle). */
+  proxyUpstreamSockets: 'agent_proxy_upstream_sockets',
+  /** Gauge: 1 while the agent's readiness path answers 2xx/3xx (always 1 without a path). */
+  proxyUpstreamReady: 'agent_proxy_upstream_ready',
 } as const;
 
 /** Label names on sidecar metrics (OTel attribute names with dots as underscores). */
@@ -174,6 +214,8 @@ export const LABELS = {
   responseModel: 'gen_ai_response_model',
   /** On agent_gateway_budget_rejections_total: tokens|requests. */
   budget: 'budget',
+  /** On agent_proxy_upstream_sockets: active|idle. */
+  socketState: 'state',
 } as const;
 
 /**
@@ -197,6 +239,11 @@ export const FOLDED_LABEL_VALUE = 'other';
  */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68,
+];
+
+/** Time-to-first-byte buckets in seconds: a proxied agent may answer in a millisecond or stream after minutes. */
+export const TTFB_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 ];
 
 /** Token usage buckets: the OpenTelemetry GenAI advisory boundaries for gen_ai.client.token.usage. */

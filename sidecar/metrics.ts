@@ -113,6 +113,14 @@ export class SidecarMetrics {
   /** Raw tuple key -> series, only for records nothing was folded in (bounded by maxSeries). */
   private readonly fastPath = new Map<string, Series>();
   private readonly inflight = new Map<string, number>();
+  /** In-flight requests counted by the inbound proxy (requests inside it, queued or forwarded). */
+  private readonly proxied = new Map<string, number>();
+  /**
+   * True when the inbound proxy runs: it is then the one source of invocation counts, durations
+   * and in-flight values, and explicit records only add what the proxy cannot see (tokens, and
+   * their operations in /v1/stats), so nothing is counted twice.
+   */
+  frontDoor = false;
   private readonly inflightAgents: BoundedLabel;
   recordsAccepted = 0;
   private readonly rejected = new Map<string, number>();
@@ -145,9 +153,11 @@ export class SidecarMetrics {
   /** Feeds one validated record into the counters and histograms; returns its series. */
   observe(r: ExecutionRecord): Series {
     const s = this.seriesFor(r.agent, r.operation, r.model ?? '', r.success ? '' : (r.errorType ?? '_OTHER'));
-    if (r.success) s.success++;
-    else s.failure++;
-    s.duration.observe(r.durationMs / 1000);
+    if (!this.frontDoor) {
+      if (r.success) s.success++;
+      else s.failure++;
+      s.duration.observe(r.durationMs / 1000);
+    }
     if (r.inputTokens !== undefined) s.inputTokens.observe(r.inputTokens);
     if (r.outputTokens !== undefined) s.outputTokens.observe(r.outputTokens);
     this.recordsAccepted++;
@@ -163,7 +173,19 @@ export class SidecarMetrics {
   }
 
   inflightOf(agent: string): number {
-    return this.inflight.get(agent) ?? 0;
+    return Math.max(this.inflight.get(agent) ?? 0, this.proxied.get(agent) ?? 0);
+  }
+
+  /** One invocation seen by the inbound proxy (agent and operation already label-resolved by seriesFor). */
+  observeInvocation(s: Series, durationMs: number, success: boolean): void {
+    if (success) s.success++;
+    else s.failure++;
+    s.duration.observe(durationMs / 1000);
+  }
+
+  /** The proxy's own in-flight count; returns the resolved agent label. */
+  adjustProxied(agent: string, delta: number): void {
+    this.proxied.set(agent, Math.max(0, (this.proxied.get(agent) ?? 0) + delta));
   }
 
   /** Adds a source of values to a family this class registers (operation duration, token usage). */
@@ -264,8 +286,10 @@ export class SidecarMetrics {
       },
     );
 
-    registerCollected(reg, METRICS.inflight, 'Agent invocations currently in flight, as reported by the agent.', 'gauge', () =>
-      [...this.inflight].map(([agent, value]) => ({ labels: { [LABELS.agentName]: agent }, value })),
+    // With the proxy, the larger of its count and the agent's own reports: the agent's calls run
+    // inside proxied requests, so adding them would count one call twice.
+    registerCollected(reg, METRICS.inflight, 'Agent invocations currently in flight (inbound proxy and/or the agent\'s reports).', 'gauge', () =>
+      [...new Set([...this.inflight.keys(), ...this.proxied.keys()])].map((agent) => ({ labels: { [LABELS.agentName]: agent }, value: this.inflightOf(agent) })),
     );
 
     registerCollected(

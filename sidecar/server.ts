@@ -17,6 +17,7 @@ import { SidecarConfig } from './config';
 import { SIDECAR_PATHS, SIDECAR_VERSION } from './contract';
 import { Gateway } from './gateway/gateway';
 import { SidecarMetrics } from './metrics';
+import { InboundProxy } from './proxy/listener';
 import { StatsCollector } from './stats';
 import { validateBatch, validateInflight } from './validate';
 
@@ -74,6 +75,8 @@ export class Sidecar {
   private bufferedBytes = 0;
   private readonly bodyBudget: number;
   private readonly metricsContentType: string;
+  /** The inbound proxy (the agent's front door), when --proxy is on. */
+  readonly proxy?: InboundProxy;
 
   constructor(opts: SidecarOptions) {
     const c = (this.config = opts.config);
@@ -107,6 +110,7 @@ export class Sidecar {
     );
     this.cache.registerMetrics(this.metrics.registry);
     this.gateway = new Gateway(c, this.cache, this.metrics, this.log);
+    if (c.proxy) this.proxy = new InboundProxy(c, this.metrics, this.stats, this.log);
     // Enough for a few maximal bodies at once; beyond it clients get 503 instead of the process growing.
     this.bodyBudget = Math.max(16 * 1024 * 1024, 4 * Math.max(c.maxBodyBytes, c.cacheMaxValueBytes));
 
@@ -138,7 +142,7 @@ export class Sidecar {
   }
 
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
-  async start(): Promise<{ metricsPort: number; apiPort: number }> {
+  async start(): Promise<{ metricsPort: number; apiPort: number; proxyPort?: number }> {
     const listen = (s: http.Server, port: number, host: string) =>
       new Promise<number>((resolve, reject) => {
         s.once('error', reject);
@@ -150,6 +154,7 @@ export class Sidecar {
     this.checkHeapLimit();
     const metricsPort = await listen(this.metricsServer, this.config.metricsPort, this.config.metricsHost);
     const apiPort = await listen(this.apiServer, this.config.apiPort, this.config.apiHost);
+    const proxyPort = this.proxy ? await this.proxy.listen() : undefined;
     this.ready = true;
     this.log.info(
       {
@@ -157,12 +162,13 @@ export class Sidecar {
         api: `${this.config.apiHost}:${apiPort}`,
         metricsPort,
         apiPort,
+        ...(this.proxy ? { proxy: `${this.config.proxyHost}:${proxyPort}`, proxyPort, upstream: this.config.upstream } : {}),
         cache: { maxEntries: this.config.cacheMaxEntries, maxBytes: this.config.cacheMaxBytes, redis: !!this.config.redisUrl },
         providers: [...this.gateway.providers.values()].map((p) => `${p.name}=${p.url.origin}${p.url.pathname} (${p.api}${p.cacheTtlSeconds ? `, cache ${p.cacheTtlSeconds}s` : ''})`),
       },
       'listening',
     );
-    return { metricsPort, apiPort };
+    return { metricsPort, apiPort, proxyPort };
   }
 
   /**
@@ -192,10 +198,14 @@ export class Sidecar {
   shutdown(reason = 'shutdown'): Promise<void> {
     if (this.shuttingDown) return this.shuttingDown;
     this.ready = false;
+    this.proxy?.startDrain();
     this.log.info({ reason, delayMs: this.config.shutdownDelayMs, graceMs: this.config.shutdownGraceMs }, 'shutting down: readiness is now false');
     this.shuttingDown = (async () => {
       if (this.config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, this.config.shutdownDelayMs));
-      const closed = Promise.all([this.metricsServer, this.apiServer].map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
+      const closed = Promise.all([
+        ...[this.metricsServer, this.apiServer].map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))),
+        this.proxy?.close(),
+      ]);
       // Keep-alive sockets between requests are closed at once; busy ones after their response.
       const sweep = setInterval(() => {
         this.metricsServer.closeIdleConnections();
@@ -212,6 +222,7 @@ export class Sidecar {
         this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'in-flight requests did not finish in time: closing their connections');
         this.metricsServer.closeAllConnections();
         this.apiServer.closeAllConnections();
+        this.proxy?.destroyAll();
       }
       this.gateway.close();
       await this.cache.close();
@@ -343,6 +354,7 @@ export class Sidecar {
   private handleProbe(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
     allow(req, 'GET');
     if (path === SIDECAR_PATHS.healthz) return sendJson(res, 200, { status: 'ok' });
+    if (this.ready && this.proxy && !this.proxy.upstreamReady) return sendJson(res, 503, { status: 'agent_not_ready' });
     if (this.ready) return sendJson(res, 200, { status: 'ready' });
     return sendJson(res, 503, { status: this.shuttingDown ? 'shutting_down' : 'starting' });
   }
@@ -398,7 +410,8 @@ export class Sidecar {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       const series = this.metrics.observe(r);
-      this.stats.observe(series.tuple.agent, r, now);
+      // With the proxy, /v1/stats counts each invocation once, from the proxy.
+      if (!this.proxy) this.stats.observe(series.tuple.agent, r, now);
     }
     sendJson(res, 202, { accepted: records.length });
   }

@@ -1,0 +1,130 @@
+/**
+ * HTTP/1.1 upgrades (websockets) are passed through: the handshake is forwarded to the agent
+ * on a connection of its own (never a pooled one), and once the agent answers 101 the two
+ * sockets are piped together until either side closes. The session counts as one invocation
+ * (its duration is the session's) and holds a concurrency slot while open. An agent that
+ * refuses the upgrade has its answer relayed as is.
+ */
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import { upstreamRequestHeaders } from './headers';
+import { classifyUpstreamError, UpstreamTarget } from './forward';
+import type { Invocation, Meter } from './meter';
+
+const MAX_REFUSAL_BODY = 65536;
+
+function rawResponse(status: number, message: string, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${message}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/** Writes a small JSON error on a raw socket (no http.ServerResponse exists for an upgrade) and closes it. */
+export function socketError(socket: net.Socket, status: number, code: string, message: string, extra: string[] = []): void {
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Error', ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', ...extra]) + body);
+  } else socket.destroy();
+}
+
+export class Upgrader {
+  /** Open tunnels (client side), so a drain can wait for them and the grace end can cut them. */
+  readonly tunnels = new Set<net.Socket>();
+
+  constructor(
+    private readonly target: UpstreamTarget,
+    private readonly timeoutMs: number,
+    private readonly meter: Meter,
+  ) {}
+
+  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, inv: Invocation): void {
+    const upgrade = String(req.headers.upgrade ?? '');
+    const ureq = http.request({
+      agent: false,
+      hostname: this.target.hostname,
+      port: this.target.port,
+      method: req.method,
+      path: req.url,
+      headers: upstreamRequestHeaders(req.rawHeaders, { remoteAddress: socket.remoteAddress }, upgrade),
+      setHost: false,
+      timeout: this.timeoutMs,
+    });
+    socket.on('error', () => socket.destroy());
+    const onEarlyClose = () => {
+      ureq.destroy();
+      inv.end(false, 'client_closed');
+    };
+    socket.once('close', onEarlyClose);
+
+    ureq.on('timeout', () => {
+      const e: NodeJS.ErrnoException = new Error('upstream timeout');
+      e.code = 'UPSTREAM_TIMEOUT';
+      ureq.destroy(e);
+    });
+    ureq.on('error', (err: NodeJS.ErrnoException) => {
+      if (inv.done) return;
+      const f = classifyUpstreamError(err);
+      this.meter.reject(f.code);
+      socketError(socket, f.status, f.code, f.message);
+      inv.end(false, f.code);
+    });
+    // The agent did not switch protocols: relay its answer (up to 64 KiB of body) and close.
+    ureq.on('response', (ures) => {
+      inv.firstByte();
+      const status = ures.statusCode ?? 502;
+      const headers: string[] = [];
+      for (let i = 0; i < ures.rawHeaders.length; i += 2) {
+        if (!/^(connection|keep-alive|transfer-encoding|upgrade|content-length)$/i.test(ures.rawHeaders[i])) headers.push(ures.rawHeaders[i], ures.rawHeaders[i + 1]);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      ures.on('data', (c: Buffer) => {
+        if (size < MAX_REFUSAL_BODY) chunks.push(c);
+        size += c.length;
+      });
+      ures.on('end', () => {
+        const body = Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY);
+        socket.off('close', onEarlyClose);
+        headers.push('content-length', String(body.length), 'connection', 'close');
+        if (socket.writable) socket.end(Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
+        inv.responseBytes += body.length;
+        inv.end(status < 500, status < 500 ? undefined : `${Math.floor(status / 100)}xx`);
+      });
+      ures.on('error', () => socket.destroy());
+    });
+    ureq.on('upgrade', (ures, usocket: net.Socket, uhead: Buffer) => {
+      inv.firstByte();
+      socket.off('close', onEarlyClose);
+      if (!socket.writable) {
+        usocket.destroy();
+        inv.end(false, 'client_closed');
+        return;
+      }
+      socket.write(rawResponse(ures.statusCode ?? 101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
+      if (uhead.length) socket.write(uhead);
+      if (head.length) usocket.write(head);
+      this.tunnels.add(socket);
+      usocket.on('error', () => usocket.destroy());
+      usocket.setTimeout(0);
+      socket.setTimeout(0);
+      socket.on('data', (c: Buffer) => (inv.requestBytes += c.length));
+      usocket.on('data', (c: Buffer) => (inv.responseBytes += c.length));
+      socket.pipe(usocket);
+      usocket.pipe(socket);
+      const close = () => {
+        socket.destroy();
+        usocket.destroy();
+        this.tunnels.delete(socket);
+        inv.end(true);
+      };
+      socket.once('close', close);
+      usocket.once('close', close);
+    });
+    ureq.end();
+  }
+
+  /** Cuts every open tunnel (end of the shutdown grace). */
+  destroyAll(): void {
+    for (const s of this.tunnels) s.destroy();
+  }
+}
