@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ScaledObject } from '../imports/scaledobject-keda.sh';
 import { AGENT_SIDECAR_URL_ENV, METRICS, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS, TARGET_LABELS } from '../sidecar/contract';
+import { modelsAgentEnv, modelsSecretEnv, modelsSidecarEnv } from './models';
 import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
 import {
   AgentServicePropsInput,
@@ -119,6 +120,41 @@ export interface AgentCanary {
   readonly replicas?: number;
 }
 
+/** One model provider the agent calls through the sidecar's gateway (`/v1/providers/<provider>`). */
+export interface AgentModelProvider {
+  /** Provider name: the gateway route and the `gen_ai_provider_name` label, e.g. 'openai', 'anthropic', 'vllm'. */
+  readonly provider: string;
+  /** API shape, where usage is read from. @default 'anthropic' for provider 'anthropic', else 'openai' */
+  readonly api?: 'openai' | 'anthropic';
+  /**
+   * The provider's base URL as its SDK uses it; https unless an in-cluster Service (`*.svc`).
+   * @default 'https://api.openai.com/v1' for 'openai', 'https://api.anthropic.com' for 'anthropic' (required for others)
+   */
+  readonly baseUrl?: string;
+  /** Model the agent uses, set as `<envPrefix>_MODEL`. @default none */
+  readonly model?: string;
+  /** API key from a Secret, set as `<envPrefix>_API_KEY` in the agent container (never in the sidecar). @default none */
+  readonly apiKey?: { readonly secretName: string; readonly key: string };
+  /** Response cache TTL for deterministic calls (temperature 0, or `x-sidecar-cache: force`). @default none (no cache) */
+  readonly cacheTtlSeconds?: number;
+  /** Prefix of the agent's env vars (`<prefix>_BASE_URL`, `_API_KEY`, `_MODEL`). @default 'OPENAI' for api openai, 'ANTHROPIC' for anthropic */
+  readonly envPrefix?: string;
+}
+
+/** Model calls through the sidecar gateway: token usage, time to first token, cache and budgets with no agent code. */
+export interface AgentModels {
+  /** The providers (at least one). */
+  readonly providers: AgentModelProvider[];
+  /** Tokens per minute this agent may use; beyond it calls get 429 + Retry-After. @default unlimited */
+  readonly maxTokensPerMinute?: number;
+  /** Model calls per minute this agent may start. @default unlimited */
+  readonly maxRequestsPerMinute?: number;
+  /** Ask OpenAI-shape streams for their usage chunk (`stream_options.include_usage`) when the agent does not. @default true */
+  readonly streamUsage?: boolean;
+  /** Time-to-first-token objective: MonitoringStack alerts when the p95 exceeds it. @default none (no alert) */
+  readonly timeToFirstTokenP95Seconds?: number;
+}
+
 /** Props of AgentService. */
 export interface AgentServiceProps {
   /** Agent container image with a tag or digest (`:latest` and untagged images are rejected). */
@@ -169,6 +205,8 @@ export interface AgentServiceProps {
   readonly slo?: AgentSlo;
   /** A canary Deployment. @default none */
   readonly canary?: AgentCanary;
+  /** Model providers called through the sidecar gateway (sets the agent's base-URL and API-key env vars). @default none */
+  readonly models?: AgentModels;
 }
 
 // Keep the documented interface and the zod schema in step at compile time.
@@ -456,7 +494,9 @@ function agentEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.EnvVa
   };
   if (spec.sidecar.enabled) env[AGENT_SIDECAR_URL_ENV] = kplus.EnvValue.fromValue(`http://127.0.0.1:${spec.sidecar.apiPort}`);
   for (const [k, v] of Object.entries(spec.env)) env[k] = kplus.EnvValue.fromValue(v);
-  for (const [k, ref] of Object.entries(spec.secretEnv)) {
+  if (spec.models) for (const [k, v] of Object.entries(modelsAgentEnv(spec.models, spec.sidecar.apiPort))) env[k] = kplus.EnvValue.fromValue(v);
+  const secretEnv = { ...spec.secretEnv, ...(spec.models ? modelsSecretEnv(spec.models) : {}) };
+  for (const [k, ref] of Object.entries(secretEnv)) {
     const secret = kplus.Secret.fromSecretName(scope, `SecretEnv${k}`, ref.secretName);
     env[k] = kplus.EnvValue.fromSecretValue({ secret, key: ref.key }, { optional: ref.optional });
   }
@@ -476,6 +516,7 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
     [SIDECAR_ENV.cacheDefaultTtlSeconds]: String(s.cacheDefaultTtlSeconds),
   };
   if (s.redisUrl) env[SIDECAR_ENV.redisUrl] = s.redisUrl;
+  if (spec.models) Object.assign(env, modelsSidecarEnv(spec.models));
   // Every container gets SIGTERM at once: keep serving while the agent drains, so its last records count.
   env[SIDECAR_ENV.shutdownDelayMs] = String(spec.drainSeconds * 1000);
   // V8 lets garbage grow to ~2x the live heap without a cap: size the old space to 75% of the limit.

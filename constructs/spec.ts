@@ -5,6 +5,7 @@ import {
   SIDECAR_METRICS_PORT,
   SIDECAR_VERSION,
 } from '../sidecar/contract';
+import { agentEnvNames, checkModels, ModelsSpec, modelsSchema, normalizeModels } from './models';
 import {
   cpuQuantity,
   dns1035Label,
@@ -149,6 +150,7 @@ export const agentServicePropsSchema = z
     sidecar: z.union([z.boolean(), sidecarSchema]).optional(),
     slo: sloSchema.optional(),
     canary: canarySchema.optional(),
+    models: modelsSchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.replicas !== undefined && p.autoscaling !== undefined) {
@@ -190,6 +192,17 @@ export const agentServicePropsSchema = z
     }
     for (const name of Object.keys(p.secretEnv ?? {})) {
       if (p.env && name in p.env) ctx.addIssue({ code: 'custom', path: ['secretEnv', name], message: 'is also set in env: an environment variable has one source' });
+    }
+    if (p.models) {
+      checkModels(p.models, (path, message) => ctx.addIssue({ code: 'custom', path: ['models', ...path], message }));
+      if (p.sidecar === false || (typeof p.sidecar === 'object' && p.sidecar.enabled === false)) {
+        ctx.addIssue({ code: 'custom', path: ['models'], message: 'needs the sidecar, whose gateway forwards the model calls' });
+      }
+      for (const name of agentEnvNames(p.models)) {
+        for (const where of ['env', 'secretEnv'] as const) {
+          if (p[where] && name in p[where]!) ctx.addIssue({ code: 'custom', path: [where, name], message: 'is set by models (the sidecar gateway): remove it here or set models.providers[].envPrefix' });
+        }
+      }
     }
     if (typeof p.sidecar === 'object') {
       const sc = p.sidecar;
@@ -314,6 +327,8 @@ export interface AgentSpec {
   };
   readonly slo?: { readonly availability: number; readonly latencyP95Seconds?: number; readonly window: string };
   readonly canary?: { readonly image: string; readonly version: string; readonly replicas: number };
+  /** Model providers called through the sidecar gateway (`models` prop). */
+  readonly models?: ModelsSpec;
   /** Object names, so other constructs never rebuild them. */
   readonly names: {
     readonly deployment: string;
@@ -403,6 +418,17 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   const sidecarEnabled = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
   const scaling = scalingOf(p);
   const saName = p.serviceAccountName ?? name;
+  const models = normalizeModels(p.models);
+  const egressHosts: AgentEgressHost[] = [];
+  const dependencies: AgentDependency[] = [];
+  for (const m of models?.providers ?? []) {
+    if (!m.inCluster) {
+      egressHosts.push({ host: m.host, port: m.port, source: `models.${m.provider}` });
+    } else {
+      const [service, ns] = m.host.split('.');
+      dependencies.push({ kind: 'service', service, namespace: ns, port: m.port, source: `models.${m.provider}` });
+    }
+  }
   return {
     name,
     namespace,
@@ -444,6 +470,7 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     },
     slo: p.slo ? { availability: p.slo.availability, latencyP95Seconds: p.slo.latencyP95Seconds, window: p.slo.window ?? DEFAULTS.slo.window } : undefined,
     canary: p.canary ? { image: p.canary.image, version: p.canary.version ?? versionOf(p.canary.image), replicas: p.canary.replicas ?? 1 } : undefined,
+    models,
     names: {
       deployment: name,
       canaryDeployment: `${name}-canary`,
@@ -453,8 +480,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       serviceAccount: saName,
     },
     host: `${name}.${namespace}.svc.cluster.local`,
-    egressHosts: [],
-    dependencies: [],
+    egressHosts,
+    dependencies,
     constructPath: ctx.constructPath,
   };
 }
