@@ -3,6 +3,9 @@ import { monitoringStackPropsSchema } from '../constructs/monitoring-stack';
 import { monitoringOptionsSchema as monitoringRuleOptionsSchema } from '../constructs/rules/options';
 import { agentOptionsSchema, ingressPeerSchema, meshOptionsSchema as meshPolicyOptionsSchema } from '../constructs/mesh/options';
 import { canarySchema } from '../constructs/spec';
+import type { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from '../constructs/mesh-policy';
+import type { MonitoringStackProps } from '../constructs/monitoring-stack';
+import type { AlertThresholds } from '../constructs/rules/options';
 
 /*
  * How the system spec maps onto MeshPolicy and MonitoringStack options, including the
@@ -27,12 +30,14 @@ export const meshAgentOptionsShape = {
   canary: systemCanarySchema.optional(),
   ingress: ingressPeerSchema.optional().describe('Workloads outside the system allowed to call this agent: { namespaces, principals }.'),
 };
-export type IngressPeerInput = z.input<typeof ingressPeerSchema>;
-export type MeshAgentOptionsInput = z.input<typeof agentOptionsSchema>;
+// The parsed spec is typed with the documented interfaces, not z.input<...>, so the published
+// declarations of SystemSpec (AgentSystem.spec) do not depend on zod (see scripts/public-dts.js).
+export type IngressPeerInput = MeshIngressPeer;
+export type MeshAgentOptionsInput = MeshAgentOptions;
 
 /** System-level `mesh:` options: MeshPolicy options except the per-agent ones (set on each agent). */
 export const meshOptionsSchema = meshPolicyOptionsSchema.omit({ agents: true });
-export type MeshOptionsInput = z.input<typeof meshOptionsSchema>;
+export type MeshOptionsInput = Omit<MeshPolicyProps, 'services' | 'calls' | 'ingress' | 'agents'>;
 
 const thresholdsSchema = monitoringRuleOptionsSchema.shape.thresholds.unwrap();
 
@@ -52,8 +57,20 @@ export const monitoringOptionsSchema = z.union([
     namespace: monitoringStackPropsSchema.shape.namespace.describe('Namespace of the monitoring objects. Default: the system namespace.'),
   }),
 ]);
-export type MonitoringOptionsInput = z.input<typeof monitoringOptionsSchema>;
-export type AlertThresholdsInput = z.input<typeof thresholdsSchema>;
+export type MonitoringOptionsInput = false | Omit<MonitoringStackProps, 'services' | 'overrides' | 'customAlerts'>;
+export type AlertThresholdsInput = AlertThresholds;
+
+// Every documented type must accept what its schema accepts and the reverse (checked at compile time).
+type Assignable<A, B> = [A] extends [B] ? true : false;
+/** @internal */
+export const _systemOptionTypesMatchSchemas: [
+  Assignable<z.input<typeof ingressPeerSchema>, IngressPeerInput>,
+  Assignable<IngressPeerInput, z.input<typeof ingressPeerSchema>>,
+  Assignable<MeshAgentOptionsInput, z.input<typeof agentOptionsSchema>>,
+  Assignable<MeshOptionsInput, z.input<typeof meshOptionsSchema>>,
+  Assignable<AlertThresholdsInput, z.input<typeof thresholdsSchema>>,
+  Assignable<z.input<typeof thresholdsSchema>, AlertThresholdsInput>,
+] = [true, true, true, true, true, true];
 
 /** Splits a camelCase agent's `canary` into the AgentService part and the mesh part. */
 export function splitCanary(canary: z.input<typeof systemCanarySchema> | undefined): { service?: z.input<typeof canarySchema>; mesh?: { version?: string; weight: number } } {

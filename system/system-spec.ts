@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { fromReferenceConfig, referenceAgentConfigSchema } from '../constructs/reference-config';
-import { AgentServicePropsInput, agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from '../constructs/spec';
+import { agentServicePropsSchema, DEFAULTS, MAX_AGENT_NAME_LENGTH } from '../constructs/spec';
+import type { AgentServiceProps } from '../constructs/agent-service';
 import { dns1035Label, dns1123Label, formatPath, labelValue, PropsValidationError } from '../constructs/validation';
 import {
   AlertThresholdsInput,
@@ -93,7 +94,7 @@ export interface SystemAgent {
   /** Which form the agent was written in. */
   readonly form: 'camelCase' | 'reference';
   /** AgentService props (system name and namespace filled in). */
-  readonly props: AgentServicePropsInput;
+  readonly props: AgentServiceProps;
   /** Per-agent mesh options (MeshPolicy `agents.<id>`). */
   readonly mesh: MeshAgentOptionsInput;
   /** Callers from outside the system. */
@@ -297,7 +298,7 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
     }
     const { routing_rules: routingRules, load_balancer: loadBalancer, ...agentPart } = parsed.data;
     const props = fromReferenceConfig(agentPart, `agents[${index}]`);
-    const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServicePropsInput;
+    const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServiceProps;
     const checked = agentServicePropsSchema.safeParse(withSystem);
     if (!checked.success) {
       issues.push(...checked.error.issues.map((i) => ({ path: [...path, ...referencePath(i.path as (string | number)[], i.message, parsed.data.tag !== undefined)], message: i.message })));
@@ -351,7 +352,7 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
       props[k] = v;
     }
   }
-  const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServicePropsInput;
+  const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServiceProps;
   // Cross-field rules of AgentService (replicas vs autoscaling, requests <= limits, ...).
   const checked = agentServicePropsSchema.safeParse(withSystem);
   if (!checked.success) {

@@ -7,7 +7,7 @@ export { loadManifests, validateFiles } from './files';
 export { synthObjects, Manifests, constructPathOf, synthApp, writeConstructPaths, CONSTRUCT_PATHS_FILE } from './synth';
 export type { ObjectQuery, ManifestInput } from './synth';
 export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } from './prometheus';
-export type { RuleGroup, PromtoolTestFile, PromtoolTestCase, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
+export type { RuleGroup, PromRule, PromtoolTestFile, PromtoolTestCase, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
 export { selectorMatches } from './cross';
 export { knownKinds } from './schemas';
 export type {

@@ -19,12 +19,27 @@ export function isPromDuration(s: unknown): boolean {
   return typeof s === 'string' && s.length > 0 && (s === '0' || PROM_DURATION.test(s));
 }
 
-/** A Prometheus rule group, as in a rule file or `PrometheusRule.spec.groups`. */
+/** One rule of a group: a recording rule (`record`) or an alerting rule (`alert`). */
+export interface PromRule {
+  readonly record?: string;
+  readonly alert?: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly keep_firing_for?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A Prometheus rule group, as in a rule file or `PrometheusRule.spec.groups`. No index signature,
+ * so MonitoringStack's typed groups (interfaces) are accepted as they are.
+ */
 export interface RuleGroup {
   readonly name: string;
   readonly interval?: string;
-  readonly rules: ReadonlyArray<Record<string, unknown>>;
-  readonly [key: string]: unknown;
+  readonly limit?: number;
+  readonly query_offset?: string;
+  readonly rules: readonly PromRule[];
 }
 
 /** Finds the promtool binary: explicit path, env CDK8S_AGENTS_PROMTOOL, or `promtool` on the PATH. */

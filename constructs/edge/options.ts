@@ -4,6 +4,7 @@
  * Pure: no cdk8s, no constructs.
  */
 import { z } from 'zod';
+import type { AgentGatewayJwt } from '../agent-gateway';
 import { dns1123Label, dns1123Subdomain, formatPath, labelMap } from '../validation';
 import { istioDuration, istioSeconds } from '../mesh/durations';
 import { line } from '../mesh/options';
@@ -112,7 +113,8 @@ export interface EdgePlan {
   readonly serviceAccount: string;
   readonly hosts: readonly string[];
   readonly tls: { readonly secretName: string; readonly minProtocolVersion: 'TLSV1_2' | 'TLSV1_3'; readonly httpsRedirect: boolean };
-  readonly jwt?: z.output<typeof jwtSchema> & { readonly forwardOriginalToken: boolean };
+  /** The documented prop type, not z.output: AgentGateway's published declarations must not depend on zod. */
+  readonly jwt?: Omit<AgentGatewayJwt, 'forwardOriginalToken'> & { readonly forwardOriginalToken: boolean };
   readonly rateLimit?: TokenBucket;
   readonly routes: readonly EdgeRoutePlan[];
 }

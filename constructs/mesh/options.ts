@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AgentSpec, maxReplicasOf } from '../spec';
 import { dns1123Label, dns1123Subdomain, formatPath, labelValue, portNumber } from '../validation';
 import { istioDuration, istioSeconds } from './durations';
+import type { MeshFault } from './props';
 import { ConsistentHashPlan, experimentOptionsShape, ExperimentPlan, planExperiments } from './experiments';
 
 export { istioDuration, istioSeconds } from './durations';
@@ -237,7 +238,8 @@ export interface RoutePlan {
   readonly destinations: ReadonlyArray<{ readonly subset: string; readonly weight: number }>;
   readonly timeout: string;
   readonly retries: RetryPlan;
-  readonly fault?: FaultOptions;
+  /** A documented prop type, not z.output: MeshPolicy's published declarations must not depend on zod. */
+  readonly fault?: MeshFault;
 }
 
 export interface AgentPlan {
