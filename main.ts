@@ -71,6 +71,8 @@ export class MultiAgentChart extends Chart {
     this.monitoring = new MonitoringStack(this, 'monitoring', {
       services: [this.planner, this.researcher, this.coder],
       labels: { release: 'kube-prometheus-stack' },
+      // STRICT mTLS stays on the metrics port: Prometheus scrapes with Istio's certificate (docs/mesh-policy.md).
+      meshTls: true,
     });
   }
 }

@@ -5,6 +5,7 @@ import { ScaledObject } from '../imports/scaledobject-keda.sh';
 import { AGENT_SIDECAR_URL_ENV, METRICS, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS, TARGET_LABELS } from '../sidecar/contract';
 import { modelsAgentEnv, modelsSecretEnv, modelsSidecarEnv } from './models';
 import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
+import { agentServicePorts, setAppProtocols } from './service-ports';
 import {
   AgentServicePropsInput,
   AgentSpec,
@@ -282,15 +283,12 @@ export class AgentService extends Construct {
       });
     }
 
-    const ports: kplus.ServicePort[] = [{ name: 'http', port: spec.port, targetPort: spec.port, protocol: kplus.Protocol.TCP }];
-    if (spec.sidecar.enabled) {
-      ports.push({ name: 'metrics', port: spec.sidecar.metricsPort, targetPort: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP });
-    }
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: spec.names.service, namespace: spec.namespace, labels: { ...spec.labels } },
       type: kplus.ServiceType.CLUSTER_IP,
-      ports,
+      ports: agentServicePorts(spec),
     });
+    setAppProtocols(this.service);
     // Select stable and canary pods alike: the mesh splits traffic by version subset.
     this.service.selectLabel('app.kubernetes.io/name', spec.selectorLabels['app.kubernetes.io/name']);
     this.service.selectLabel('app.kubernetes.io/instance', spec.selectorLabels['app.kubernetes.io/instance']);

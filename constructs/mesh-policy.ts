@@ -121,6 +121,8 @@ export class MeshPolicy extends Construct {
     const prom = this.options.prometheus;
     if (prom && prom.plaintextFrom) {
       this.warn(`prometheus.plaintextFrom: the sidecar metrics port accepts plaintext from ${prom.plaintextFrom.join(', ')} (IP blocks, not verified identities)`);
+    } else if (prom && prom.plaintext) {
+      this.warn(`prometheus.plaintext: the sidecar metrics port accepts plaintext GET /metrics; only the NetworkPolicy limits it to namespace ${prom.namespace ?? MESH_DEFAULTS.prometheusNamespace} (enforced only by a CNI with NetworkPolicy support)`);
     }
     this.defaultDeny = defaultDenyAuthorization(ctx);
     for (const plan of plans) this.buildAgent(ctx, plan);

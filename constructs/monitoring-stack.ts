@@ -8,16 +8,20 @@ import {
 } from '../imports/grafanadashboard-grafana.integreatly.org';
 import {
   PodMonitor,
+  PodMonitorSpecPodMetricsEndpoints,
   PodMonitorSpecPodMetricsEndpointsMetricRelabelings,
   PodMonitorSpecPodMetricsEndpointsRelabelings,
 } from '../imports/podmonitor-monitoring.coreos.com';
 import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../imports/prometheusrule-monitoring.coreos.com';
 import {
   ServiceMonitor,
+  ServiceMonitorSpecEndpoints,
   ServiceMonitorSpecEndpointsMetricRelabelings,
   ServiceMonitorSpecEndpointsRelabelings,
 } from '../imports/servicemonitor-monitoring.coreos.com';
 import { SIDECAR_PATHS } from '../sidecar/contract';
+import { istioTlsFiles, meshTlsSchema, operatorTls, promConfigTls } from './scrape-tls';
+import { SERVICE_PORT_NAMES } from './service-ports';
 import { AgentService } from './agent-service';
 import { agentDashboard, Dashboard, dashboardUid } from './dashboards';
 import {
@@ -90,6 +94,14 @@ export interface MonitoringStackProps extends MonitoringOptions {
    * (kubernetes_sd) and the rules file, for a Prometheus without the operator. @default false
    */
   readonly prometheusConfig?: boolean;
+  /**
+   * Scrape over Istio mTLS with the certificate Istio writes for Prometheus (`scheme: https`, a
+   * tlsConfig with `<certDir>/root-cert.pem`, `cert-chain.pem`, `key.pem`): keeps STRICT mTLS on the
+   * metrics port and lets the AuthorizationPolicy check Prometheus' namespace. `true` uses
+   * '/etc/prom-certs' (Istio's Prometheus integration docs). See docs/mesh-policy.md.
+   * @default false (plain HTTP: Prometheus in the mesh with a capturing sidecar, or MeshPolicy `prometheus.plaintext`)
+   */
+  readonly meshTls?: boolean | { readonly certDir?: string };
 }
 
 /** zod schema of MonitoringStackProps (AgentSystem derives its `monitoring:` schema from it). */
@@ -114,6 +126,7 @@ export const monitoringStackPropsSchema = monitoringOptionsSchema.extend({
     .optional(),
   customAlerts: z.array(z.custom<AlertDefinition>((v) => typeof v === 'object' && v !== null && typeof (v as AlertDefinition).alert === 'string')).optional(),
   prometheusConfig: z.boolean().optional(),
+  meshTls: meshTlsSchema.optional(),
 });
 
 /** Objects of one system. */
@@ -178,6 +191,8 @@ export class MonitoringStack extends Construct {
     const labels = { 'app.kubernetes.io/managed-by': MANAGED_BY, 'app.kubernetes.io/component': 'monitoring', ...(p.labels ?? {}) };
     const dash = p.dashboard === false ? undefined : p.dashboard === true || p.dashboard === undefined ? {} : p.dashboard;
     const interval = p.interval ?? '30s';
+    const tls = istioTlsFiles(p.meshTls);
+    const withTls = (configs: ScrapeConfig[]): ScrapeConfig[] => configs.map((c) => ({ ...c, ...promConfigTls(tls) }));
 
     const systems: SystemMonitoring[] = [];
     const groups: RuleGroup[] = [];
@@ -199,9 +214,10 @@ export class MonitoringStack extends Construct {
             namespaceSelector: { matchNames: namespaces },
             endpoints: [
               {
-                port: 'metrics',
+                port: SERVICE_PORT_NAMES.metrics,
                 path: SIDECAR_PATHS.metrics,
                 interval,
+                ...(operatorTls(tls) as Pick<ServiceMonitorSpecEndpoints, 'scheme' | 'tlsConfig'>),
                 // The generated enums spell the same strings as the Prometheus config.
                 relabelings: relabelings.map(toOperatorRelabel) as unknown as ServiceMonitorSpecEndpointsRelabelings[],
                 metricRelabelings: metricRelabelings().map(toOperatorRelabel) as unknown as ServiceMonitorSpecEndpointsMetricRelabelings[],
@@ -220,6 +236,7 @@ export class MonitoringStack extends Construct {
                 port: 'metrics',
                 path: SIDECAR_PATHS.metrics,
                 interval,
+                ...(operatorTls(tls) as Pick<PodMonitorSpecPodMetricsEndpoints, 'scheme' | 'tlsConfig'>),
                 relabelings: relabelings.map(toOperatorRelabel) as unknown as PodMonitorSpecPodMetricsEndpointsRelabelings[],
                 metricRelabelings: metricRelabelings().map(toOperatorRelabel) as unknown as PodMonitorSpecPodMetricsEndpointsMetricRelabelings[],
               },
@@ -276,7 +293,7 @@ export class MonitoringStack extends Construct {
         new kplus.ConfigMap(this, `${system}PrometheusConfig`, {
           metadata: meta('-prometheus'),
           data: {
-            'scrape-configs.yaml': YAML.stringify({ scrape_configs: scrapeConfigs(specs, { ...options, interval }) }, { lineWidth: 0 }),
+            'scrape-configs.yaml': YAML.stringify({ scrape_configs: withTls(scrapeConfigs(specs, { ...options, interval })) }, { lineWidth: 0 }),
             [`${name}.rules.yaml`]: YAML.stringify({ groups: systemGroups }, { lineWidth: 0 }),
           },
         });
@@ -287,7 +304,7 @@ export class MonitoringStack extends Construct {
     this.systems = systems;
     this.ruleGroups = groups;
     this.dashboards = systems.map((s) => s.dashboard).filter((d): d is Dashboard => !!d);
-    this.scrapeConfigs = scrapeConfigs(this.specs, { ...options, interval });
+    this.scrapeConfigs = withTls(scrapeConfigs(this.specs, { ...options, interval }));
   }
 
   /** promtool unit-test suites of the built-in alerts, one per system (rules + tests). */

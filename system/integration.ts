@@ -40,9 +40,18 @@ export function buildMonitoring(scope: Construct, id: string, spec: SystemSpec, 
   const overrides: Record<string, AlertThresholdsInput> = {};
   for (const a of spec.agents) if (a.alertThresholds) overrides[a.name] = a.alertThresholds;
   return new MonitoringStack(scope, id, {
+    // The mesh is STRICT: scrape with Istio's certificate unless the mesh opens a plaintext metrics port.
+    meshTls: defaultMeshTls(spec),
     ...(spec.monitoring as Omit<MonitoringStackProps, 'services'>),
     namespace: spec.monitoring.namespace ?? spec.namespace,
     services: services,
     ...(Object.keys(overrides).length ? { overrides } : {}),
   } as MonitoringStackProps);
+}
+
+/** mTLS scrape with Istio certificates, unless the mesh scrapes in plaintext or allows no scrape. */
+function defaultMeshTls(spec: SystemSpec): boolean {
+  const p = spec.mesh.prometheus;
+  if (p === false || spec.mesh.mtlsMode === 'PERMISSIVE') return false;
+  return !(p?.plaintext || p?.plaintextFrom);
 }

@@ -82,8 +82,8 @@ describe('AgentService defaults', () => {
     const svc = one(objects, 'Service');
     expect(svc.spec.type).toBe('ClusterIP');
     expect(svc.spec.ports).toEqual([
-      { name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' },
-      { name: 'metrics', port: SIDECAR_METRICS_PORT, targetPort: SIDECAR_METRICS_PORT, protocol: 'TCP' },
+      { name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP', appProtocol: 'http' },
+      { name: 'http-metrics', port: SIDECAR_METRICS_PORT, targetPort: SIDECAR_METRICS_PORT, protocol: 'TCP', appProtocol: 'http' },
     ]);
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
   });
@@ -196,7 +196,7 @@ describe('AgentService options', () => {
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 3001 });
     for (const o of objects) expect(o.metadata.labels['example.com/cost-center']).toBe('ai');
     expect(d.spec.template.metadata.annotations['example.com/owner']).toBe('team-a');
-    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP' });
+    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP', appProtocol: 'http' });
   });
 
   test('existing service account: none created, token mount on request', () => {

@@ -22,5 +22,5 @@ export type {
 export { manifestMatchers, manifestSnapshotSerializer, installJestMatchers, stableObject, manifestsToYaml } from './jest';
 export { AgentsValidation } from './plugin';
 export type { AgentsValidationProperties, CliValidationContext } from './plugin';
-export { TrafficModel, explain, trafficMatchers } from './traffic';
-export type { TrafficSource, TrafficDestination, TrafficDecision, TrafficStep, TrafficModelOptions } from './traffic';
+export { TrafficModel, explain, trafficMatchers, trafficMatrix, toMermaid, toDot, toTable, toGrid } from './traffic';
+export type { TrafficSource, TrafficDestination, TrafficDecision, TrafficStep, TrafficModelOptions, TrafficMatrix, FlowCell, FlowKind, MatrixOptions } from './traffic';

@@ -187,6 +187,7 @@ export const meshOptionsSchema = z.strictObject({
     z.strictObject({
       namespace: dns1123Label().optional(),
       principals: z.array(principal()).min(1).optional(),
+      plaintext: z.boolean().optional(),
       plaintextFrom: z.array(cidr()).min(1).optional(),
     }),
   ]).optional(),

@@ -183,8 +183,16 @@ export interface MeshPrometheusOptions {
   /** Prometheus principals instead of the whole namespace. @default none */
   readonly principals?: string[];
   /**
-   * Prometheus scrapes without mesh mTLS from these CIDRs: the metrics port becomes PERMISSIVE
-   * (one PeerAuthentication per agent) and the scrape is allowed from these IP blocks only. @default none (mTLS scrape)
+   * Prometheus scrapes without mesh mTLS (it runs outside the mesh and has no Istio certificate):
+   * the metrics port becomes PERMISSIVE (one PeerAuthentication per agent), the AuthorizationPolicy
+   * allows only `GET /metrics` on it from any client (plaintext carries no identity to check), and
+   * the NetworkPolicy admits only the Prometheus namespace on it.
+   * @default false (mTLS scrape: a Prometheus with a sidecar, or with Istio certificates, see MonitoringStack `meshTls`)
+   */
+  readonly plaintext?: boolean;
+  /**
+   * Like `plaintext`, but the scrape is allowed from these CIDRs only (AuthorizationPolicy ipBlocks
+   * and NetworkPolicy ipBlock instead of the namespace). @default none
    */
   readonly plaintextFrom?: string[];
 }

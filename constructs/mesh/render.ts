@@ -116,7 +116,13 @@ export interface InboundAccess {
   /** Other workloads (gateways, frontends) allowed to call the http port. */
   readonly ingress: readonly IngressPeer[];
   /** Prometheus scrape of the sidecar metrics port, when the agent runs the sidecar. */
-  readonly scrape?: { readonly namespaces?: readonly string[]; readonly principals?: readonly string[]; readonly ipBlocks?: readonly string[] };
+  readonly scrape?: {
+    readonly namespaces?: readonly string[];
+    readonly principals?: readonly string[];
+    readonly ipBlocks?: readonly string[];
+    /** Plaintext scrape through a PERMISSIVE metrics port: no identity to match. */
+    readonly plaintext?: boolean;
+  };
 }
 
 export function authorizationPolicyRules(access: InboundAccess, trustDomain: string): AuthorizationPolicySpecRules[] {
@@ -138,7 +144,8 @@ export function authorizationPolicyRules(access: InboundAccess, trustDomain: str
     const s = access.scrape;
     const source = s.ipBlocks ? { ipBlocks: [...s.ipBlocks] } : s.principals ? { principals: uniqSorted(s.principals) } : { namespaces: uniqSorted(s.namespaces ?? []) };
     rules.push({
-      from: [{ source }],
+      // Plaintext has no principal or namespace: only the operation (and the NetworkPolicy) can limit it.
+      from: s.plaintext && !s.ipBlocks ? undefined : [{ source }],
       to: [{ operation: { ports: [String(target.sidecar.metricsPort)], methods: ['GET'], paths: [SIDECAR_PATHS.metrics] } }],
     });
   }

@@ -43,9 +43,10 @@ export function defaultDenyNetwork(ctx: MeshContext): kplus.k8s.KubeNetworkPolic
 export function scrapeAccess(options: MeshContext['options']): InboundAccess['scrape'] {
   const p = options.prometheus;
   if (p === false) return undefined;
-  if (p?.plaintextFrom) return { ipBlocks: p.plaintextFrom };
-  if (p?.principals) return { principals: p.principals };
-  return { namespaces: [p?.namespace ?? MESH_DEFAULTS.prometheusNamespace] };
+  if (p?.plaintextFrom) return { ipBlocks: p.plaintextFrom, plaintext: true };
+  const namespaces = [p?.namespace ?? MESH_DEFAULTS.prometheusNamespace];
+  if (p?.principals) return { principals: p.principals, plaintext: p.plaintext };
+  return { namespaces, plaintext: p?.plaintext };
 }
 
 /**
@@ -74,7 +75,7 @@ export function agentSecurity(
   });
 
   const scrape = scrapeAccess(ctx.options);
-  if (scrape?.ipBlocks && spec.sidecar.enabled) {
+  if (scrape?.plaintext && spec.sidecar.enabled) {
     new PeerAuthentication(ctx.scope, `${spec.name}-MetricsPeerAuthentication`, {
       metadata: ctx.metadata(`${spec.name}-metrics-plaintext`, labels),
       spec: {

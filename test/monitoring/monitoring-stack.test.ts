@@ -78,7 +78,7 @@ describe('MonitoringStack', () => {
       expect(svc.spec.ports.map((p: any) => p.name)).toContain(sm.spec.endpoints[0].port);
     }
     expect(sm.spec.namespaceSelector).toEqual({ matchNames: ['multi-agents'] });
-    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', interval: '10s' });
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http-metrics', path: '/metrics', interval: '10s' });
     const targets = sm.spec.endpoints[0].relabelings.map((r: any) => r.targetLabel);
     expect(targets).toEqual(['agent', 'component', 'system', 'namespace', 'pod', 'job']);
   });

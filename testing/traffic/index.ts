@@ -2,3 +2,6 @@
 export { TrafficModel, explain, portProtocol } from './model';
 export { trafficMatchers } from './matchers';
 export type { TrafficSource, TrafficDestination, TrafficDecision, TrafficStep, TrafficModelOptions } from './types';
+export { trafficMatrix, agentsOf } from './matrix';
+export type { TrafficMatrix, FlowCell, FlowKind, MatrixOptions } from './matrix';
+export { toMermaid, toDot, toTable, toGrid } from './graph';
