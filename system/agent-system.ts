@@ -9,6 +9,8 @@ import { AlertName, AlertThresholds } from '../constructs/rules/options';
 import { AgentSpec, MANAGED_BY } from '../constructs/spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
 import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './integration';
+import { buildGateway } from './gateway';
+import { AgentGateway, AgentGatewayProps, AgentGatewayRoute } from '../constructs/agent-gateway';
 import { PropsValidationError } from '../constructs/validation';
 
 /** The canary of a system agent: its Deployment and the share of traffic the mesh sends it. */
@@ -90,6 +92,14 @@ export interface AgentSystemProps {
   readonly mesh?: SystemMeshOptions;
   /** Monitoring options; `false` for none. @default the MonitoringStack defaults */
   readonly monitoring?: false | SystemMonitoringOptions;
+  /** Ingress for the entry agents (AgentGateway; routes name agent ids). @default none */
+  readonly gateway?: SystemGatewayOptions;
+}
+
+/** `gateway:` of a system: AgentGateway props with routes naming agents by id. */
+export interface SystemGatewayOptions extends Omit<AgentGatewayProps, 'mesh' | 'routes'> {
+  /** Routes to the entry agents. */
+  readonly routes: Array<Omit<AgentGatewayRoute, 'agent'> & { readonly agent: string }>;
 }
 
 // Keep the documented interface and the zod schema in step at compile time.
@@ -120,6 +130,8 @@ export class AgentSystem extends Construct {
   public readonly mesh: SystemMesh;
   /** The monitoring stack (rules, alerts, dashboards, scrape config) of the system. */
   public readonly monitoring: SystemMonitoring;
+  /** The ingress gateway of the entry agents, with `gateway:`. */
+  public readonly gateway?: AgentGateway;
   /** The Namespace object, unless `createNamespace: false`. */
   public readonly namespace?: kplus.k8s.KubeNamespace;
 
@@ -147,6 +159,7 @@ export class AgentSystem extends Construct {
     const services = [...agents.values()];
     this.mesh = this.guard(() => buildMesh(this, 'Mesh', spec, services), (e) => toConstructIssues(e, spec, undefined, ['mesh']));
     this.monitoring = this.guard(() => buildMonitoring(this, 'Monitoring', spec, services), (e) => toConstructIssues(e, spec, undefined, ['monitoring']));
+    this.gateway = this.guard(() => buildGateway(this, 'Gateway', spec.gateway, this.mesh, agents, spec.name), (e) => toConstructIssues(e, spec, undefined, ['gateway']));
   }
 
   /** The AgentService of one agent; throws naming the known ids when there is none. */

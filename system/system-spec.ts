@@ -19,6 +19,7 @@ import {
   splitCanary,
 } from './options';
 import { dedupe, didYouMean, fromZod, SpecIssue } from './zod-issues';
+import { SystemGatewayInput, systemGatewaySchema } from './gateway';
 
 export { didYouMean, fromZod, levenshtein, unknownFieldMessage } from './zod-issues';
 export type { SpecIssue } from './zod-issues';
@@ -66,6 +67,7 @@ const systemShape = {
     .describe('Call graph edges as [from, to] pairs; merged with the per-agent `calls`.'),
   mesh: meshOptionsSchema.optional().describe('Mesh-wide options (MeshPolicy).'),
   monitoring: monitoringOptionsSchema.optional().describe('Monitoring options (MonitoringStack); false for none.'),
+  gateway: systemGatewaySchema.optional(),
 };
 
 /**
@@ -114,6 +116,8 @@ export interface SystemSpec {
   readonly calls: readonly (readonly [string, string])[];
   readonly mesh: MeshOptionsInput;
   readonly monitoring: MonitoringOptionsInput;
+  /** The ingress gateway of the entry agents, if any. */
+  readonly gateway?: SystemGatewayInput;
 }
 
 export type SystemParseResult = { readonly success: true; readonly data: SystemSpec } | { readonly success: false; readonly issues: readonly SpecIssue[] };
@@ -211,6 +215,13 @@ export function parseSystemSpec(raw: unknown): SystemParseResult {
     });
   }
 
+  // Gateway routes name entry agents.
+  const gatewayRoutes = isPlainObject(input.gateway) && Array.isArray(input.gateway.routes) ? input.gateway.routes : [];
+  gatewayRoutes.forEach((r, i) => {
+    if (!isPlainObject(r) || typeof r.agent !== 'string' || seen.has(r.agent)) return;
+    issues.push({ path: ['gateway', 'routes', i, 'agent'], message: `routes to unknown agent "${r.agent}"${didYouMean(r.agent, known)}` });
+  });
+
   if (issues.length > 0) return { success: false, issues: dedupe(issues) };
   const data: SystemSpec = {
     name,
@@ -220,6 +231,7 @@ export function parseSystemSpec(raw: unknown): SystemParseResult {
     calls,
     mesh: (top.success ? top.data.mesh : undefined) ?? {},
     monitoring: (top.success ? top.data.monitoring : undefined) ?? {},
+    gateway: top.success ? top.data.gateway : undefined,
   };
   parsedSpecs.add(data);
   return { success: true, data };

@@ -103,7 +103,7 @@ sytem: x
     expect(diagnostics(r.stderr)).toEqual([
       'system.yaml:4:5: agents[0].autoscalling: unknown field "autoscalling"; did you mean "autoscaling"?',
       'system.yaml:7:27: agents[0].resources.limits.memroy: unknown field "memroy"; did you mean "memory"?',
-      'system.yaml:8:1: sytem: unknown field "sytem" (expected one of: name, namespace, createNamespace, calls, mesh, monitoring, agents)',
+      'system.yaml:8:1: sytem: unknown field "sytem" (expected one of: name, namespace, createNamespace, calls, mesh, monitoring, gateway, agents)',
     ]);
   });
 
