@@ -5,7 +5,8 @@
  *
  *   testing/schemas/crds.json  openAPIV3Schema of every served version of every CRD in the CRD folder
  *                              (descriptions stripped), keyed by "group/version/Kind", with provenance
- *                              (upstream repo, tag, commit, path, sha256) read from the folder's README.
+ *                              (upstream repo, tag, commit, path, sha256) read from the folder's README,
+ *                              and its x-kubernetes-validations (CEL) rules with their schema paths.
  *   testing/schemas/k8s.json   the field tree of the core kinds (Deployment, Service, ...), derived with
  *                              the TypeScript compiler from the type declarations of the npm package
  *                              `kubernetes-models` (which itself is generated from the Kubernetes OpenAPI).
@@ -61,15 +62,54 @@ function readProvenance(dir) {
   return out;
 }
 
-/** Drops `description` (documentation only) recursively; keeps a property literally named description. */
+/**
+ * Drops `description` (documentation only) and `x-kubernetes-validations` (moved to `celRules`)
+ * recursively; keeps properties literally named so.
+ */
 function stripDescriptions(node, isPropertiesMap = false) {
   if (Array.isArray(node)) return node.map((n) => stripDescriptions(n));
   if (!node || typeof node !== 'object') return node;
   const out = {};
   for (const [k, v] of Object.entries(node)) {
     if (!isPropertiesMap && k === 'description' && typeof v === 'string') continue;
+    if (!isPropertiesMap && k === 'x-kubernetes-validations' && Array.isArray(v)) continue;
     out[k] = stripDescriptions(v, !isPropertiesMap && (k === 'properties' || k === 'patternProperties'));
   }
+  return out;
+}
+
+/**
+ * The x-kubernetes-validations (CEL) rules of a schema with the schema path they apply at: property
+ * names, `[]` for the items of a list, `{}` for the values of a map. The API server evaluates a
+ * rule with `self` bound to the value at that path, so rules are only reachable through
+ * properties, items and additionalProperties; one found anywhere else is an error here.
+ */
+function celRules(schema, id) {
+  const out = [];
+  const reachable = new Set();
+  const walk = (node, at) => {
+    if (!node || typeof node !== 'object') return;
+    for (const r of node['x-kubernetes-validations'] ?? []) {
+      reachable.add(r);
+      const rule = { path: at, rule: r.rule };
+      for (const k of ['message', 'messageExpression', 'fieldPath', 'reason', 'optionalOldSelf']) if (r[k] !== undefined) rule[k] = r[k];
+      out.push(rule);
+    }
+    for (const [name, sub] of Object.entries(node.properties ?? {})) walk(sub, [...at, name]);
+    if (node.items && !Array.isArray(node.items)) walk(node.items, [...at, '[]']);
+    if (node.additionalProperties && typeof node.additionalProperties === 'object') walk(node.additionalProperties, [...at, '{}']);
+  };
+  walk(schema, []);
+  const all = [];
+  const collect = (node) => {
+    if (Array.isArray(node)) return node.forEach(collect);
+    if (!node || typeof node !== 'object') return;
+    for (const r of node['x-kubernetes-validations'] ?? []) all.push(r);
+    Object.values(node).forEach(collect);
+  };
+  collect(schema);
+  const lost = all.filter((r) => !reachable.has(r));
+  if (lost.length) throw new Error(`${id}: ${lost.length} x-kubernetes-validations rules outside properties/items/additionalProperties (e.g. ${lost[0].rule})`);
   return out;
 }
 
@@ -106,13 +146,14 @@ function extractCrds(dir) {
           deprecated: !!v.deprecated,
           source: file,
           schema: stripDescriptions(schema),
+          celRules: celRules(schema, `${group}/${v.name}/${names.kind}`),
         };
       }
     }
   }
   return {
     generatedBy: 'scripts/extract-crd-schemas.js',
-    note: 'Generated. Do not edit: rerun the script. openAPIV3Schema per served group/version/kind, descriptions stripped.',
+    note: 'Generated. Do not edit: rerun the script. openAPIV3Schema per served group/version/kind, descriptions stripped; celRules: x-kubernetes-validations with schema paths ([] list items, {} map values).',
     sources,
     kinds: Object.fromEntries(Object.entries(kinds).sort(([a], [b]) => a.localeCompare(b))),
   };

@@ -10,6 +10,8 @@ export { promtoolTest, PromtoolNotFoundError, findPromtool, isPromDuration } fro
 export type { RuleGroup, PromRule, PromtoolTestFile, PromtoolTestCase, PromtoolTestInput, PromtoolTestSource, PromtoolTestResult } from './prometheus';
 export { selectorMatches } from './cross';
 export { knownKinds } from './schemas';
+export { BUILTIN_RULES } from './builtin';
+export { celRuleReport } from './cel';
 export type {
   K8sObject,
   Problem,

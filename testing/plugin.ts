@@ -28,6 +28,10 @@ export interface AgentsValidationProperties {
   readonly exceptions?: ValidationException[];
   /** Run the policy rules. @default true */
   readonly policy?: boolean;
+  /** Run the API server's built-in (Go) validation rules (`k8s/*`). @default true */
+  readonly builtin?: boolean;
+  /** Evaluate the CRDs' x-kubernetes-validations (CEL) rules (`cel/*`). @default true */
+  readonly cel?: boolean;
   /** `promtool check rules`: 'auto' | true | false | path to the binary. @default 'auto' */
   readonly promtool?: boolean | 'auto' | string;
   /** Severity for kinds without a schema. @default 'warning' */
@@ -96,6 +100,8 @@ export class AgentsValidation {
       severity: this.props.severity,
       exceptions: this.props.exceptions,
       policy: this.props.policy,
+      builtin: this.props.builtin,
+      cel: this.props.cel,
       promtool: this.props.promtool,
       unknownKinds: this.props.unknownKinds,
       constructPaths: constructPathFor,

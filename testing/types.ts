@@ -59,6 +59,12 @@ export interface ValidateOptions {
    * @default true
    */
   readonly builtin?: boolean;
+  /**
+   * Evaluate the CRDs' x-kubernetes-validations (CEL) rules (`cel/validation`, `cel/evaluation-error`);
+   * transition rules (oldSelf) are skipped, as on create.
+   * @default true
+   */
+  readonly cel?: boolean;
   /** Run the policy rules (Pod Security Standard restricted, resources, images, naming). @default true */
   readonly policy?: boolean;
   /**

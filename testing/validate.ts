@@ -3,6 +3,7 @@
  * validation plugin and the CLI share.
  */
 import { builtinRules } from './builtin';
+import { celRules } from './cel';
 import { Collector, RawProblem } from './collector';
 import { crossObjectRules } from './cross';
 import { closest, formatPath, globMatch, objectId, pointerToSegments, Segment } from './paths';
@@ -103,6 +104,7 @@ export async function validateManifests(input: ManifestInput, options: ValidateO
 
   schemaRules(objects, c, options);
   if (options.builtin !== false) builtinRules(objects, c);
+  if (options.cel !== false) celRules(objects, c);
   if (options.policy !== false) policyRules(objects, c);
   await prometheusRules(objects, c, options);
   if (options.crossObject !== false) crossObjectRules(objects, c);
