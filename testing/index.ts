@@ -25,4 +25,4 @@ export { manifestMatchers, manifestSnapshotSerializer, installJestMatchers, stab
 export { AgentsValidation } from './plugin';
 export type { AgentsValidationProperties, CliValidationContext } from './plugin';
 export { TrafficModel, explain, trafficMatchers, trafficMatrix, toMermaid, toDot, toTable, toGrid } from './traffic';
-export type { TrafficSource, TrafficDestination, TrafficDecision, TrafficStep, TrafficModelOptions, TrafficMatrix, FlowCell, FlowKind, MatrixOptions } from './traffic';
+export type { TrafficSource, TrafficDestination, TrafficDecision, TrafficStep, TrafficModelOptions, TrafficJwt, TrafficMatrix, FlowCell, FlowKind, MatrixOptions } from './traffic';

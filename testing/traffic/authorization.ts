@@ -9,6 +9,7 @@
 import { anyIstioMatch, inCidr, istioMatch, selectorMatches } from './match';
 import { ObjectIndex, refOf } from './objects';
 import type { Endpoint } from './peer';
+import type { RequestAuth } from './request-authentication';
 import type { TrafficStep } from './types';
 
 type Json = Record<string, any>;
@@ -22,6 +23,8 @@ export interface RequestAttributes {
   readonly ip?: string;
   /** Destination (container) port. */
   readonly port: number;
+  /** The validated end-user token, if any (RequestAuthentication). */
+  readonly auth?: RequestAuth;
   /** Whether the port carries HTTP (HTTP-only fields apply). */
   readonly http: boolean;
   readonly method: string;
@@ -48,8 +51,9 @@ function sourceMatches(s: Json, r: RequestAttributes, ignoreHttp: boolean): bool
   if (s.remoteIpBlocks && !ips(s.remoteIpBlocks, r.ip)) return false;
   if (s.notRemoteIpBlocks && ips(s.notRemoteIpBlocks, r.ip)) return false;
   if (!ignoreHttp) {
-    // No JWT in modelled flows: the request principal is empty.
-    if (s.requestPrincipals) return false;
+    // Without a validated token the request principal is empty.
+    if (s.requestPrincipals && !anyIstioMatch(s.requestPrincipals, r.auth?.principal)) return false;
+    if (s.notRequestPrincipals && anyIstioMatch(s.notRequestPrincipals, r.auth?.principal)) return false;
   }
   return true;
 }
@@ -71,8 +75,16 @@ const CONDITIONS: Record<string, (r: RequestAttributes) => string | undefined> =
   'source.principal': (r) => r.principal,
   'source.namespace': (r) => r.namespace,
   'destination.port': (r) => String(r.port),
-  'request.auth.principal': () => undefined,
+  'request.auth.principal': (r) => r.auth?.principal,
 };
+
+/** Values of a `request.auth.*` condition key: claims may be lists (any value matches). */
+function authValues(key: string, r: RequestAttributes): readonly string[] | undefined {
+  if (key === 'request.auth.audiences') return r.auth?.audiences ?? [];
+  const claim = /^request\.auth\.claims\[([^\]]+)\]$/.exec(key);
+  if (claim) return r.auth?.claims[claim[1]] ?? [];
+  return undefined;
+}
 
 function usesHttpFields(rule: Json): boolean {
   const from = (rule.from ?? []) as Json[];
@@ -92,6 +104,12 @@ function ruleMatches(rule: Json, r: RequestAttributes, action: string): Match {
   const to = rule.to as Json[] | undefined;
   if (to && to.length > 0 && !to.some((t) => operationMatches(t.operation ?? {}, r, ignoreHttp))) return { matched: false, notes };
   for (const c of (rule.when ?? []) as Json[]) {
+    const list = authValues(c.key, r);
+    if (list) {
+      if (c.values && !list.some((v) => anyIstioMatch(c.values, v))) return { matched: false, notes };
+      if (c.notValues && list.some((v) => anyIstioMatch(c.notValues, v))) return { matched: false, notes };
+      continue;
+    }
     const get = CONDITIONS[c.key];
     if (!get) {
       notes.push(`condition "${c.key}" is not modelled: treated as ${action === 'ALLOW' ? 'not matching' : 'matching'}`);

@@ -6,6 +6,7 @@
  * AuthorizationPolicies. See docs/traffic.md for what is and is not modelled.
  */
 import { ManifestInput, toObjects } from '../synth';
+import { requestAuthenticationStep } from './request-authentication';
 import { authorizationStep } from './authorization';
 import { selectorMatches } from './match';
 import { networkEgress, networkIngress } from './network-policy';
@@ -138,11 +139,14 @@ export class TrafficModel {
     const mtls = mtlsStep(this.index, client, endpoint, this.options.rootNamespace, egress.passthrough);
     steps.push(mtls.step);
     const http = protocol === undefined ? true : HTTP_PROTOCOLS.includes(protocol);
+    const authn = http ? requestAuthenticationStep(this.index, endpoint, d.jwt, this.options.rootNamespace) : {};
+    if (authn.step) steps.push(authn.step);
     const auth = authorizationStep(this.index, endpoint, {
       principal: mtls.mtls && client.serviceAccount && client.namespace ? `${this.options.trustDomain}/ns/${client.namespace}/sa/${client.serviceAccount}` : undefined,
       namespace: mtls.mtls ? client.namespace : undefined,
       ip: client.ip,
       port,
+      auth: authn.auth,
       http,
       method: (d.method ?? 'GET').toUpperCase(),
       path: d.path ?? '/',

@@ -40,6 +40,8 @@ export type TrafficDestination =
     readonly path?: string;
     /** HTTP method. @default 'GET' */
     readonly method?: string;
+    /** An end-user JWT the request carries (its signature assumed valid). @default none */
+    readonly jwt?: TrafficJwt;
   }
   | {
     /** External host name (model providers, remote tools). */
@@ -48,10 +50,22 @@ export type TrafficDestination =
     readonly port?: number;
   };
 
+/** An end-user token: who issued it and what it says. */
+export interface TrafficJwt {
+  /** `iss` claim. */
+  readonly issuer: string;
+  /** `sub` claim. @default 'user' */
+  readonly subject?: string;
+  /** `aud` claim. @default none */
+  readonly audiences?: readonly string[];
+  /** Other claims (e.g. scope, groups). @default none */
+  readonly claims?: Readonly<Record<string, string | readonly string[]>>;
+}
+
 /** One layer's finding on the way. */
 export interface TrafficStep {
   /** Which mechanism: service, sidecar-egress, network-egress, network-ingress, mtls, authorization. */
-  readonly layer: 'service' | 'sidecar-egress' | 'network-egress' | 'network-ingress' | 'mtls' | 'authorization';
+  readonly layer: 'service' | 'sidecar-egress' | 'network-egress' | 'network-ingress' | 'mtls' | 'authentication' | 'authorization';
   readonly verdict: 'allow' | 'deny' | 'n/a';
   /** `Kind/namespace/name` of the objects that decided this step. */
   readonly objects: readonly string[];
