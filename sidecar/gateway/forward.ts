@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { clientResponseHeaders } from '../proxy/headers';
 import type { Provider } from './providers';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) and those this hop recomputes. */
@@ -12,13 +13,16 @@ const DROP_REQUEST = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'host', 'content-length', 'expect', 'accept-encoding',
 ]);
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** The caller's headers as the provider gets them; API keys pass through untouched. */
+/**
+ * The caller's headers as the provider gets them; API keys pass through untouched. No
+ * x-forwarded-* (unlike the inbound proxy): the provider has no use for the pod's addresses.
+ */
 export function upstreamHeaders(incoming: http.IncomingHttpHeaders, bodyLength: number | undefined, host: string): http.OutgoingHttpHeaders {
+  const listed = new Set(String(incoming.connection ?? '').split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
   const out: http.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(incoming)) {
-    if (v === undefined || DROP_REQUEST.has(k) || k.startsWith('x-sidecar-')) continue;
+    if (v === undefined || DROP_REQUEST.has(k) || listed.has(k) || k.startsWith('x-sidecar-')) continue;
     out[k] = v;
   }
   out.host = host;
@@ -28,14 +32,9 @@ export function upstreamHeaders(incoming: http.IncomingHttpHeaders, bodyLength: 
   return out;
 }
 
-/** The provider's response headers as the agent gets them. */
-export function downstreamHeaders(incoming: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(incoming)) {
-    if (v === undefined || DROP_RESPONSE.has(k)) continue;
-    out[k] = v;
-  }
-  return out;
+/** The provider's response headers as the agent gets them (the inbound proxy's rules). */
+export function downstreamHeaders(raw: readonly string[]): string[] {
+  return clientResponseHeaders(raw);
 }
 
 /** A transport failure, classified for error_type and the agent's error response. */

@@ -198,8 +198,8 @@ export class Gateway {
     const status = upstream.statusCode ?? 502;
     const sse = /^text\/event-stream/i.test(String(upstream.headers['content-type'] ?? ''));
     const parser = sse ? new SseUsageParser(call.provider.api) : undefined;
-    const headers = downstreamHeaders(upstream.headers);
-    if (call.cacheKey) headers['x-sidecar-cache'] = 'miss';
+    const headers = downstreamHeaders(upstream.rawHeaders);
+    if (call.cacheKey) headers.push('x-sidecar-cache', 'miss');
     res.writeHead(status, headers);
 
     // Capture: the JSON body for usage, or the SSE stream when it may be cached; bounded.
