@@ -24,6 +24,7 @@ import {
   win,
   winSeconds,
 } from './context';
+import { modelRuleGroup } from './model-rules';
 import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
 import { AlertingRule, RecordingRule, RuleGroup, SeverityLevel } from './types';
 
@@ -431,6 +432,8 @@ export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptio
     const s = sloGroup(ctx);
     if (s) out.push(s);
     out.push(alertGroup(ctx).group);
+    const m = modelRuleGroup(ctx);
+    if (m) out.push(m);
   }
   if (customAlerts.length > 0) {
     out.push({ name: 'custom-alerts', ...(opts.evaluationInterval ? { interval: opts.evaluationInterval } : {}), rules: customAlerts.map((d) => renderAlert(d, opts)) });

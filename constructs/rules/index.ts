@@ -19,3 +19,5 @@ export * from './helpers';
 export * from './promtool';
 export * from './scrape';
 export * from './docs';
+export * from './model-catalog';
+export { modelRuleGroup, modelPromtoolTests } from './model-rules';

@@ -12,6 +12,7 @@ import { parseCpu, parseDuration, parseMemory } from '../validation';
 import { BuiltInAlert, builtInAlertRules, BURN_RATE_WINDOWS, latencyBucketOf, ruleGroups } from './agent-rules';
 import { ALERT_DOCS, renderValue, TemplateVars } from './catalog';
 import { infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
+import { modelPromtoolTests } from './model-rules';
 import { MonitoringOptions, resolveOptions, ResolvedMonitoringOptions } from './options';
 import { RuleGroup } from './types';
 
@@ -79,7 +80,7 @@ export function promtoolSuites(specs: readonly AgentSpec[], options: MonitoringO
     out.push({
       system,
       ruleGroups: groups.filter((g) => g.name.startsWith(`${system}-agents.`)),
-      tests: gen.tests,
+      tests: [...gen.tests, ...modelPromtoolTests(ctx)],
       untestable: gen.untestable,
     });
   }

@@ -1,0 +1,48 @@
+/** Rules of model calls through the sidecar gateway: present only for agents with `models`, documented, promtool-tested. */
+import { isAlertingRule, isRecordingRule, MODEL_ALERT_NAMES, RECORDING_RULE_DOCS, recordingDocKey, ruleGroups } from '../../constructs/rules';
+import { modelStack } from '../../scripts/monitoring-artifacts';
+import { exampleSpecs } from './fixtures';
+
+describe('model rules', () => {
+  const stack = modelStack();
+  const groups = stack.ruleGroups;
+  const models = groups.find((g) => g.name === 'model-agents-agents.models')!;
+
+  test('a models group after the alerts, with the three alerts; TTFT once per objective', () => {
+    expect(groups.map((g) => g.name).slice(-2)).toEqual(['model-agents-agents.alerts', 'model-agents-agents.models']);
+    const alerts = models.rules.filter(isAlertingRule);
+    expect(new Set(alerts.map((a) => a.alert))).toEqual(new Set(MODEL_ALERT_NAMES));
+    const ttft = alerts.filter((a) => a.alert === 'AgentTimeToFirstTokenHigh');
+    expect(ttft.map((a) => a.labels?.objective_seconds)).toEqual(['2', '5']);
+    expect(ttft[0].expr).toContain('agent=~"chat"');
+    // Only the agent with a token budget gets the budget alert's series; the alert exists once.
+    expect(alerts.filter((a) => a.alert === 'AgentTokenBudgetNearlySpent')).toHaveLength(1);
+    for (const a of alerts) {
+      expect(a.expr).toContain('agent:info:static{system="model-agents"}');
+      expect(a.annotations?.runbook_url).toMatch(/runbooks\/agent-(model-provider-errors|token-budget-nearly-spent|time-to-first-token-high)\.md$/);
+    }
+  });
+
+  test('provider errors leave out calls the agent abandoned', () => {
+    const r = models.rules.filter(isRecordingRule).find((x) => x.record === 'agent_provider:gen_ai_call_errors:rate5m')!;
+    expect(r.expr).toContain('error_type!~"|client_closed"');
+    expect(r.expr).toContain('gen_ai_provider_name!=""');
+  });
+
+  test('every recorded series is documented', () => {
+    for (const r of models.rules.filter(isRecordingRule)) expect(RECORDING_RULE_DOCS[recordingDocKey(r.record)]).toBeDefined();
+  });
+
+  test('agents without models get no models group', () => {
+    expect(ruleGroups(exampleSpecs()).some((g) => g.name.endsWith('.models'))).toBe(false);
+  });
+
+  test('promtool tests: each model alert fires once and stays silent once', () => {
+    const tests = stack.promtoolTests().filter((t) => MODEL_ALERT_NAMES.some((n) => t.name.startsWith(`${n}:`)));
+    for (const name of MODEL_ALERT_NAMES) {
+      const mine = tests.filter((t) => t.name.startsWith(`${name}:`)).flatMap((t) => t.alert_rule_test);
+      expect(mine.some((c) => c.exp_alerts.length > 0)).toBe(true);
+      expect(mine.some((c) => c.exp_alerts.length === 0)).toBe(true);
+    }
+  });
+});
