@@ -2,7 +2,10 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ScaledObject } from '../imports/scaledobject-keda.sh';
-import { AGENT_SIDECAR_URL_ENV, METRICS, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS, TARGET_LABELS } from '../sidecar/contract';
+import { AGENT_SIDECAR_URL_ENV, SIDECAR_CONTAINER_NAME, SIDECAR_ENV, SIDECAR_PATHS } from '../sidecar/contract';
+import { inflightScaledObject } from './agent/scaled-object';
+import { k8sResources, podTemplatePatches, RUN_AS_USER, toolEnv, volumeClaimTemplates } from './agent/pod-template';
+import { AgentPodProps, AgentResourceQuantities } from './agent/props';
 import { modelsAgentEnv, modelsSecretEnv, modelsSidecarEnv } from './models';
 import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
 import { agentServicePorts, setAppProtocols } from './service-ports';
@@ -18,10 +21,10 @@ import { parseMemory, parseProps, PropsValidationError } from './validation';
 
 /** Resource requests and limits. Each value falls back to its own default. */
 export interface AgentResources {
-  /** @default { cpu: '100m', memory: '256Mi' } (sidecar: { cpu: '25m', memory: '128Mi' }) */
-  readonly requests?: { readonly cpu?: string; readonly memory?: string };
-  /** @default { cpu: '500m', memory: '1Gi' } (sidecar: { cpu: '250m', memory: '256Mi' }) */
-  readonly limits?: { readonly cpu?: string; readonly memory?: string };
+  /** @default { cpu: '100m', memory: '256Mi', ephemeralStorage: '256Mi' } (sidecar: { cpu: '25m', memory: '128Mi', ephemeralStorage: '64Mi' }) */
+  readonly requests?: AgentResourceQuantities;
+  /** @default { cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi' } (sidecar: { cpu: '250m', memory: '256Mi', ephemeralStorage: '256Mi' }) */
+  readonly limits?: AgentResourceQuantities;
 }
 
 /** Autoscaling: a CPU/memory HorizontalPodAutoscaler, or KEDA on in-flight agent invocations. */
@@ -156,8 +159,8 @@ export interface AgentModels {
   readonly timeToFirstTokenP95Seconds?: number;
 }
 
-/** Props of AgentService. */
-export interface AgentServiceProps {
+/** Props of AgentService (pod settings, persistence and tools: see AgentPodProps). */
+export interface AgentServiceProps extends AgentPodProps {
   /** Agent container image with a tag or digest (`:latest` and untagged images are rejected). */
   readonly image: string;
   /** Agent id: name of the Deployment, Service and ServiceAccount (DNS-1035, at most 50 characters). @default the construct id */
@@ -213,16 +216,18 @@ export interface AgentServiceProps {
 // Keep the documented interface and the zod schema in step at compile time.
 type Assert<T extends true> = T;
 export type _PropsMatchSchema = Assert<AgentServiceProps extends AgentServicePropsInput ? true : false>;
+// And the other way: every schema key is a documented prop, with a compatible type.
+export type _SchemaMatchesProps = Assert<AgentServicePropsInput extends AgentServiceProps ? true : false>;
+export type _SameKeys = Assert<[keyof AgentServiceProps] extends [keyof AgentServicePropsInput] ? ([keyof AgentServicePropsInput] extends [keyof AgentServiceProps] ? true : false) : false>;
 
 // Names already used per chart and namespace, to reject duplicate agent ids.
 const agentsByChart = new WeakMap<Chart, Map<string, string>>();
 
-// Non-root UID/GID used when the image does not set one (runAsNonRoot needs a numeric user to verify).
-const RUN_AS_USER = 10001;
 
 /**
- * One AI agent on Kubernetes: Deployment, Service, HorizontalPodAutoscaler,
- * PodDisruptionBudget, ServiceAccount and the metrics-and-cache sidecar, secure by default.
+ * One AI agent on Kubernetes: Deployment (a StatefulSet with a headless Service when it has
+ * `persistence`), Service, HorizontalPodAutoscaler, PodDisruptionBudget, ServiceAccount and the
+ * metrics-and-cache sidecar, secure by default.
  */
 export class AgentService extends Construct {
   /**
@@ -238,7 +243,14 @@ export class AgentService extends Construct {
 
   /** The normalized, fully defaulted description of this agent (read by MeshPolicy, MonitoringStack, AgentSystem). */
   public readonly spec: AgentSpec;
-  public readonly deployment: kplus.Deployment;
+  /** The stable workload: `deployment`, or `statefulSet` for an agent with persistence. */
+  public readonly workload: kplus.Deployment | kplus.StatefulSet;
+  /** The stable Deployment (none for a stateful agent). */
+  public readonly deployment?: kplus.Deployment;
+  /** The StatefulSet of an agent with `persistence`. */
+  public readonly statefulSet?: kplus.StatefulSet;
+  /** Headless Service of the StatefulSet (stable pod DNS names); clients use `service`. */
+  public readonly headlessService?: kplus.Service;
   public readonly canaryDeployment?: kplus.Deployment;
   public readonly service: kplus.Service;
   public readonly serviceAccount?: kplus.ServiceAccount;
@@ -253,28 +265,46 @@ export class AgentService extends Construct {
     const chart = Chart.of(scope);
     const parsed = parseProps(agentServicePropsSchema, props, constructPath);
     const spec = Object.freeze(normalizeAgentSpec(parsed, { id, constructPath, chartNamespace: chart.namespace }));
+    const selfTools = spec.tools.filter((t) => t.kind === 'agent' && t.agent === spec.name && t.url.includes(`.${spec.namespace}.svc`));
+    if (selfTools.length) throw new PropsValidationError(constructPath, selfTools.map((t) => `tools.${t.name}.agent ("${t.agent}") is this agent itself`));
     claimName(chart, spec);
     super(scope, id);
     this.spec = spec;
 
     if (spec.serviceAccount.create) {
       this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
-        metadata: { name: spec.names.serviceAccount, namespace: spec.namespace, labels: { ...spec.labels } },
+        metadata: { name: spec.names.serviceAccount, namespace: spec.namespace, labels: { ...spec.labels }, annotations: { ...spec.serviceAccount.annotations } },
         automountToken: spec.serviceAccount.automountToken,
       });
     }
     const serviceAccount = this.serviceAccount ?? kplus.ServiceAccount.fromServiceAccountName(this, 'ExistingServiceAccount', spec.names.serviceAccount);
     const env = agentEnv(this, spec);
 
-    this.deployment = this.buildDeployment('Deployment', serviceAccount, env, {
+    if (spec.workloadKind === 'StatefulSet') {
+      this.headlessService = new kplus.Service(this, 'HeadlessService', {
+        metadata: { name: spec.names.headlessService, namespace: spec.namespace, labels: { ...spec.labels } },
+        type: kplus.ServiceType.CLUSTER_IP,
+        clusterIP: 'None',
+        ports: [{ name: 'http', port: spec.port, targetPort: spec.port, protocol: kplus.Protocol.TCP }],
+      });
+      this.headlessService.selectLabel('app.kubernetes.io/name', spec.selectorLabels['app.kubernetes.io/name']);
+      this.headlessService.selectLabel('app.kubernetes.io/instance', spec.selectorLabels['app.kubernetes.io/instance']);
+    }
+    this.workload = this.buildDeployment(spec.workloadKind === 'StatefulSet' ? 'StatefulSet' : 'Deployment', serviceAccount, env, {
       name: spec.names.deployment,
       image: spec.image,
       version: spec.version,
       track: 'stable',
       replicas: spec.scaling.kind === 'fixed' ? spec.scaling.replicas : undefined,
     });
+    if (this.workload instanceof kplus.StatefulSet) {
+      this.statefulSet = this.workload;
+      // The StatefulSet makes its Service select its hashed address label, which the pods drop.
+      ApiObject.of(this.headlessService!).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
+    }
+    else this.deployment = this.workload;
     if (spec.canary) {
-      this.canaryDeployment = this.buildDeployment('CanaryDeployment', serviceAccount, env, {
+      this.canaryDeployment = <kplus.Deployment> this.buildDeployment('CanaryDeployment', serviceAccount, env, {
         name: spec.names.canaryDeployment,
         image: spec.canary.image,
         version: spec.canary.version,
@@ -296,7 +326,7 @@ export class AgentService extends Construct {
     if (spec.scaling.kind === 'hpa') {
       this.hpa = new kplus.HorizontalPodAutoscaler(this, 'Hpa', {
         metadata: { name: spec.names.hpa, namespace: spec.namespace, labels: { ...spec.labels } },
-        target: this.deployment,
+        target: this.workload,
         minReplicas: spec.scaling.minReplicas,
         maxReplicas: spec.scaling.maxReplicas,
         metrics: [
@@ -323,7 +353,7 @@ export class AgentService extends Construct {
     if (spec.scaling.kind === 'inflight') {
       this.scaledObject = inflightScaledObject(this, spec);
       // KEDA's HPA owns the count; a replicas field would fight it on every GitOps sync.
-      ApiObject.of(this.deployment).addJsonPatch(JsonPatch.remove('/spec/replicas'));
+      ApiObject.of(this.workload).addJsonPatch(JsonPatch.remove('/spec/replicas'));
     }
 
     if (maxReplicasOf(spec) > 1) {
@@ -344,7 +374,7 @@ export class AgentService extends Construct {
     serviceAccount: kplus.IServiceAccount,
     env: Record<string, kplus.EnvValue>,
     opts: { name: string; image: string; version: string; track: 'stable' | 'canary'; replicas?: number },
-  ): kplus.Deployment {
+  ): kplus.Deployment | kplus.StatefulSet {
     const spec = this.spec;
     const podLabels = { ...spec.labels, 'app.kubernetes.io/version': opts.version, 'cdk8s-agents.io/track': opts.track };
     const podAnnotations: Record<string, string> = { ...spec.annotations };
@@ -354,22 +384,32 @@ export class AgentService extends Construct {
       podAnnotations['prometheus.io/path'] = SIDECAR_PATHS.metrics;
     }
 
-    const deployment = new kplus.Deployment(this, id, {
+    const common = {
       metadata: { name: opts.name, namespace: spec.namespace, labels: { ...spec.labels, 'app.kubernetes.io/version': opts.version } },
       podMetadata: { labels: podLabels, annotations: podAnnotations },
       select: false,
       replicas: opts.replicas,
       serviceAccount,
       automountServiceAccountToken: spec.serviceAccount.automountToken,
-      // Surge only: capacity never drops below the desired count during a rollout.
-      strategy: kplus.DeploymentStrategy.rollingUpdate({
-        maxSurge: kplus.PercentOrAbsolute.absolute(1),
-        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-      }),
       terminationGracePeriod: Duration.seconds(spec.terminationGracePeriodSeconds),
       securityContext: { ensureNonRoot: true, user: RUN_AS_USER, group: RUN_AS_USER, fsGroup: RUN_AS_USER },
       isolate: false,
-    });
+    };
+    const deployment = this.headlessService && opts.track === 'stable'
+      ? new kplus.StatefulSet(this, id, {
+        ...common,
+        service: this.headlessService,
+        // Agents need no ordered start: replicas come and go in parallel, like a Deployment's.
+        podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
+      })
+      : new kplus.Deployment(this, id, {
+        ...common,
+        // Surge only: capacity never drops below the desired count during a rollout.
+        strategy: kplus.DeploymentStrategy.rollingUpdate({
+          maxSurge: kplus.PercentOrAbsolute.absolute(1),
+          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        }),
+      });
     deployment.select(kplus.LabelSelector.of({ labels: { ...spec.selectorLabels, 'cdk8s-agents.io/track': opts.track } }));
 
     const agent = deployment.addContainer({
@@ -410,68 +450,15 @@ export class AgentService extends Construct {
     api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
     // cdk8s-plus-28 has no pod-level seccomp profile or topology spread constraints.
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
-    api.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(spec.selectorLabels)));
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(spec.selectorLabels, deployment instanceof kplus.Deployment)));
+    for (const patch of podTemplatePatches(spec)) api.addJsonPatch(patch);
+    if (deployment instanceof kplus.StatefulSet) {
+      api.addJsonPatch(JsonPatch.add('/spec/volumeClaimTemplates', volumeClaimTemplates(spec)));
+      // Claims outlive scale-down and deletion: an agent's memory is not thrown away by the HPA.
+      api.addJsonPatch(JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }));
+    }
     return deployment;
   }
-}
-
-/**
- * KEDA ScaledObject scaling on the sidecar's in-flight gauge. With scale-to-zero a second
- * trigger on the callers' Istio request rate wakes the agent, since an agent with no pods
- * has no sidecar to report in-flight calls.
- */
-function inflightScaledObject(scope: Construct, spec: AgentSpec): ScaledObject {
-  if (spec.scaling.kind !== 'inflight') throw new Error('inflightScaledObject needs inflight scaling');
-  const s = spec.scaling;
-  const selector = `${TARGET_LABELS.namespace}="${spec.namespace}",${TARGET_LABELS.agent}="${spec.name}"`;
-  const triggers = [{
-    type: 'prometheus',
-    name: 'inflight',
-    metricType: 'AverageValue',
-    metadata: {
-      serverAddress: s.prometheusAddress,
-      query: `sum(${METRICS.inflight}{${selector}})`,
-      threshold: String(s.targetPerReplica),
-      activationThreshold: String(s.activationThreshold),
-    },
-  }];
-  if (s.scaleToZero) {
-    triggers.push({
-      type: 'prometheus',
-      name: 'requests',
-      metricType: 'AverageValue',
-      metadata: {
-        serverAddress: s.prometheusAddress,
-        query: `sum(rate(istio_requests_total{reporter="source",destination_service_namespace="${spec.namespace}",destination_service_name="${spec.names.service}"}[2m]))`,
-        // Only wakes the agent; the in-flight trigger sizes it.
-        threshold: '1000000',
-        activationThreshold: '0',
-      },
-    });
-  }
-  return new ScaledObject(scope, 'ScaledObject', {
-    metadata: { name: `${spec.name}-scaler`, namespace: spec.namespace, labels: { ...spec.labels } },
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.names.deployment },
-      minReplicaCount: s.minReplicas,
-      maxReplicaCount: s.maxReplicas,
-      pollingInterval: s.pollingIntervalSeconds,
-      cooldownPeriod: s.scaleDownStabilizationSeconds,
-      advanced: {
-        horizontalPodAutoscalerConfig: {
-          name: spec.names.hpa,
-          behavior: {
-            scaleDown: {
-              stabilizationWindowSeconds: s.scaleDownStabilizationSeconds,
-              selectPolicy: 'Min',
-              policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }],
-            },
-          },
-        },
-      },
-      triggers,
-    },
-  });
 }
 
 function claimName(chart: Chart, spec: AgentSpec) {
@@ -491,9 +478,10 @@ function agentEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.EnvVa
     NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
   };
   if (spec.sidecar.enabled) env[AGENT_SIDECAR_URL_ENV] = kplus.EnvValue.fromValue(`http://127.0.0.1:${spec.sidecar.apiPort}`);
-  for (const [k, v] of Object.entries(spec.env)) env[k] = kplus.EnvValue.fromValue(v);
+  const tools = toolEnv(spec);
+  for (const [k, v] of Object.entries({ ...tools.plain, ...spec.env })) env[k] = kplus.EnvValue.fromValue(v);
   if (spec.models) for (const [k, v] of Object.entries(modelsAgentEnv(spec.models, spec.sidecar.apiPort))) env[k] = kplus.EnvValue.fromValue(v);
-  const secretEnv = { ...spec.secretEnv, ...(spec.models ? modelsSecretEnv(spec.models) : {}) };
+  const secretEnv = { ...tools.secret, ...spec.secretEnv, ...(spec.models ? modelsSecretEnv(spec.models) : {}) };
   for (const [k, ref] of Object.entries(secretEnv)) {
     const secret = kplus.Secret.fromSecretName(scope, `SecretEnv${k}`, ref.secretName);
     env[k] = kplus.EnvValue.fromSecretValue({ secret, key: ref.key }, { optional: ref.optional });
@@ -550,23 +538,15 @@ function cdk8sPlusResources(r: ResourceSpec): kplus.ContainerResources {
   };
 }
 
-// Quantity objects, because the L1 Deployment maps patched resources through Quantity#value.
-function k8sResources(r: ResourceSpec) {
-  const q = (s: string) => kplus.k8s.Quantity.fromString(s);
-  return {
-    limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
-    requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
-  };
-}
-
-function topologySpread(selectorLabels: Readonly<Record<string, string>>) {
+function topologySpread(selectorLabels: Readonly<Record<string, string>>, deployment: boolean) {
   // ScheduleAnyway: spread when the cluster can, never leave pods pending on a single-zone cluster.
   return ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
     maxSkew: 1,
     topologyKey,
     whenUnsatisfiable: 'ScheduleAnyway',
     labelSelector: { matchLabels: sortKeys(selectorLabels) },
-    matchLabelKeys: ['pod-template-hash'],
+    // Deployments spread each ReplicaSet on its own; StatefulSet pods have no such label.
+    ...(deployment ? { matchLabelKeys: ['pod-template-hash'] } : {}),
   }));
 }
 

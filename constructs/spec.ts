@@ -7,7 +7,6 @@ import {
 } from '../sidecar/contract';
 import { agentEnvNames, checkModels, ModelsSpec, modelsSchema, normalizeModels } from './models';
 import {
-  cpuQuantity,
   dns1035Label,
   dns1123Label,
   dns1123Subdomain,
@@ -16,13 +15,30 @@ import {
   httpPath,
   labelMap,
   labelValue,
-  memoryQuantity,
   parseCpu,
   parseImage,
   parseMemory,
   pinnedImage,
   portNumber,
 } from './validation';
+import { podSettingsShape } from './agent/pod-settings';
+import {
+  AgentTool,
+  ContainerResourceSpec,
+  containerResources,
+  normalizePersistence,
+  normalizePodSettings,
+  normalizeTools,
+  PersistenceSpec,
+  PodSettingsSpec,
+  podSettingsProblems,
+  toolDependencies,
+  toolEgressHosts,
+} from './agent/pod-spec';
+import { resourcesSchema } from './agent/resources';
+
+export { resourcesSchema } from './agent/resources';
+export type { AgentTool, ContainerResourceSpec, InitContainerSpec, PersistenceSpec, PodSettingsSpec, VolumeSpec } from './agent/pod-spec';
 
 /** Memory the sidecar needs besides its cache (request bodies, metrics, V8 baseline). */
 export const SIDECAR_WORKING_MEMORY_BYTES = 80 * 2 ** 20;
@@ -44,7 +60,7 @@ export const DEFAULTS = {
     pollingIntervalSeconds: 15,
     activationThreshold: 0,
   },
-  resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '1Gi' } },
+  resources: { requests: { cpu: '100m', memory: '256Mi', ephemeralStorage: '256Mi' }, limits: { cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi' } },
   healthCheck: { livenessPath: '/health', readinessPath: '/ready', startupTimeoutSeconds: 300 },
   // Outlives the mesh's default 300 s route timeout plus the preStop drain.
   terminationGracePeriodSeconds: 330,
@@ -53,22 +69,12 @@ export const DEFAULTS = {
   sidecar: {
     image: `${SIDECAR_IMAGE_REPOSITORY}:${SIDECAR_VERSION}`,
     // Idles at ~56 MB and peaks at ~125 MB under load (BENCHMARKS.md).
-    resources: { requests: { cpu: '25m', memory: '128Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
+    // It writes only logs: ephemeral storage stays small.
+    resources: { requests: { cpu: '25m', memory: '128Mi', ephemeralStorage: '64Mi' }, limits: { cpu: '250m', memory: '256Mi', ephemeralStorage: '256Mi' } },
     cache: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, defaultTtlSeconds: 300 },
   },
   slo: { window: '30d' },
 } as const;
-
-const resourceQuantities = z.strictObject({
-  cpu: cpuQuantity().optional().describe('CPU quantity, e.g. "250m".'),
-  memory: memoryQuantity().optional().describe('Memory quantity, e.g. "512Mi".'),
-});
-
-/** Requests/limits props; each value falls back to its default separately. */
-export const resourcesSchema = z.strictObject({
-  requests: resourceQuantities.optional(),
-  limits: resourceQuantities.optional(),
-});
 
 const positiveInt = (what = 'must be a positive integer') => z.number().int(what).positive(what);
 
@@ -151,6 +157,7 @@ export const agentServicePropsSchema = z
     slo: sloSchema.optional(),
     canary: canarySchema.optional(),
     models: modelsSchema.optional(),
+    ...podSettingsShape,
   })
   .superRefine((p, ctx) => {
     if (p.replicas !== undefined && p.autoscaling !== undefined) {
@@ -178,13 +185,25 @@ export const agentServicePropsSchema = z
     if (p.autoscaling && max < min) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', 'maxReplicas'], message: `(${max}) must be >= minReplicas (${min})` });
     }
-    for (const which of ['cpu', 'memory'] as const) {
+    for (const which of ['cpu', 'memory', 'ephemeralStorage'] as const) {
       const req = p.resources?.requests?.[which] ?? DEFAULTS.resources.requests[which];
       const lim = p.resources?.limits?.[which] ?? DEFAULTS.resources.limits[which];
       const parse = which === 'cpu' ? parseCpu : parseMemory;
       if (parse(req) > parse(lim)) {
         ctx.addIssue({ code: 'custom', path: ['resources', 'requests', which], message: `(${req}) must not exceed limits.${which} (${lim})` });
       }
+    }
+    const sidecarResources = typeof p.sidecar === 'object' ? p.sidecar.resources : undefined;
+    const sidecarOn = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
+    for (const issue of podSettingsProblems({
+      ...p,
+      sidecarResources,
+      sidecarEnabled: sidecarOn,
+      agentMemoryLimit: p.resources?.limits?.memory ?? DEFAULTS.resources.limits.memory,
+      agentEphemeralLimit: p.resources?.limits?.ephemeralStorage ?? DEFAULTS.resources.limits.ephemeralStorage,
+      sidecarEphemeralLimit: sidecarResources?.limits?.ephemeralStorage ?? DEFAULTS.sidecar.resources.limits.ephemeralStorage,
+    })) {
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     }
     const reserved = ['AGENT_ID', 'NAMESPACE', 'AGENT_SIDECAR_URL'];
     for (const name of [...Object.keys(p.env ?? {}), ...Object.keys(p.secretEnv ?? {})]) {
@@ -239,10 +258,8 @@ export const agentServicePropsSchema = z
 /** Props of AgentService as users write them (see AgentServiceProps for the documented interface). */
 export type AgentServicePropsInput = z.input<typeof agentServicePropsSchema>;
 
-export interface ResourceSpec {
-  readonly requests: { readonly cpu: string; readonly memory: string };
-  readonly limits: { readonly cpu: string; readonly memory: string };
-}
+/** Resources of one container, fully defaulted (cpu, memory, ephemeral storage, extended resources). */
+export type ResourceSpec = ContainerResourceSpec;
 
 /** How the Deployment's replica count is decided. */
 export type ScalingSpec =
@@ -301,7 +318,21 @@ export interface AgentSpec {
     readonly startupPath: string;
     readonly startupTimeoutSeconds: number;
   };
-  readonly serviceAccount: { readonly name: string; readonly create: boolean; readonly automountToken: boolean };
+  readonly serviceAccount: {
+    readonly name: string;
+    readonly create: boolean;
+    readonly automountToken: boolean;
+    /** Annotations of the created ServiceAccount (workload identity: `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, ...). */
+    readonly annotations: Readonly<Record<string, string>>;
+  };
+  /** Deployment, or StatefulSet for an agent with `persistence`. */
+  readonly workloadKind: 'Deployment' | 'StatefulSet';
+  /** Pod and agent-container settings: volumes, mounts, envFrom, command, scheduling, init containers, pod labels. */
+  readonly pod: PodSettingsSpec;
+  /** Per-replica storage of a stateful agent. */
+  readonly persistence?: PersistenceSpec;
+  /** MCP servers the agent uses (env `MCP_<NAME>_URL`); `agent` tools are call graph edges. */
+  readonly tools: readonly AgentTool[];
   /** Labels on every object of this agent: recommended `app.kubernetes.io/*` plus the user's. */
   readonly labels: Readonly<Record<string, string>>;
   /** The subset of labels that selects this agent's pods (stable and canary). */
@@ -331,7 +362,10 @@ export interface AgentSpec {
   readonly models?: ModelsSpec;
   /** Object names, so other constructs never rebuild them. */
   readonly names: {
+    /** The stable workload: a Deployment, or the StatefulSet of a stateful agent (see workloadKind). */
     readonly deployment: string;
+    /** Headless Service of a stateful agent's StatefulSet (stable pod DNS names). */
+    readonly headlessService: string;
     readonly canaryDeployment: string;
     readonly service: string;
     readonly hpa: string;
@@ -386,11 +420,8 @@ export function versionOf(image: string): string {
   return 'unknown';
 }
 
-function resources(input: z.infer<typeof resourcesSchema> | undefined, defaults: ResourceSpec): ResourceSpec {
-  return {
-    requests: { cpu: input?.requests?.cpu ?? defaults.requests.cpu, memory: input?.requests?.memory ?? defaults.requests.memory },
-    limits: { cpu: input?.limits?.cpu ?? defaults.limits.cpu, memory: input?.limits?.memory ?? defaults.limits.memory },
-  };
+function resources(input: z.infer<typeof resourcesSchema> | undefined, defaults: Omit<ResourceSpec, 'extended'>): ResourceSpec {
+  return containerResources(input, defaults);
 }
 
 /** Context that props do not carry: where the construct sits. */
@@ -429,6 +460,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       dependencies.push({ kind: 'service', service, namespace: ns, port: m.port, source: `models.${m.provider}` });
     }
   }
+  const tools = normalizeTools(p, namespace);
+  const persistence = normalizePersistence(p);
   return {
     name,
     namespace,
@@ -449,7 +482,16 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       startupPath: p.healthCheck?.startupPath ?? p.healthCheck?.livenessPath ?? DEFAULTS.healthCheck.livenessPath,
       startupTimeoutSeconds: p.healthCheck?.startupTimeoutSeconds ?? DEFAULTS.healthCheck.startupTimeoutSeconds,
     },
-    serviceAccount: { name: saName, create: p.serviceAccountName === undefined, automountToken: p.automountServiceAccountToken ?? false },
+    serviceAccount: {
+      name: saName,
+      create: p.serviceAccountName === undefined,
+      automountToken: p.automountServiceAccountToken ?? false,
+      annotations: { ...(p.serviceAccount?.annotations ?? {}) },
+    },
+    workloadKind: persistence ? 'StatefulSet' : 'Deployment',
+    pod: normalizePodSettings(p),
+    persistence,
+    tools,
     labels,
     selectorLabels,
     annotations: { ...(p.annotations ?? {}) },
@@ -473,6 +515,7 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     models,
     names: {
       deployment: name,
+      headlessService: `${name}-headless`,
       canaryDeployment: `${name}-canary`,
       service: name,
       hpa: `${name}-hpa`,
@@ -480,8 +523,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       serviceAccount: saName,
     },
     host: `${name}.${namespace}.svc.cluster.local`,
-    egressHosts,
-    dependencies,
+    egressHosts: [...egressHosts, ...toolEgressHosts(tools)],
+    dependencies: [...dependencies, ...toolDependencies(p.tools, namespace)],
     constructPath: ctx.constructPath,
   };
 }
@@ -525,3 +568,4 @@ export function maxReplicasOf(spec: AgentSpec): number {
 export function minReplicasOf(spec: AgentSpec): number {
   return spec.scaling.kind === 'fixed' ? spec.scaling.replicas : spec.scaling.minReplicas;
 }
+

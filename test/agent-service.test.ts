@@ -103,7 +103,7 @@ describe('AgentService defaults', () => {
   });
 
   test('default resources and probes', () => {
-    expect(agentContainer.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '1Gi' } });
+    expect(agentContainer.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '256Mi' }, limits: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' } });
     expect(agentContainer.livenessProbe.httpGet).toMatchObject({ path: '/health', port: 8080 });
     expect(agentContainer.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 8080 });
     expect(agentContainer.startupProbe.httpGet).toMatchObject({ path: '/health', port: 8080 });
@@ -191,7 +191,7 @@ describe('AgentService options', () => {
       { name: 'LOG_LEVEL', value: 'debug' },
       { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'llm', key: 'openai', optional: false } } },
     ]));
-    expect(c.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '2', memory: '4Gi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '256Mi' }, limits: { cpu: '2', memory: '4Gi', 'ephemeral-storage': '1Gi' } });
     expect(c.livenessProbe.httpGet).toMatchObject({ path: '/livez', port: 3001 });
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 3001 });
     for (const o of objects) expect(o.metadata.labels['example.com/cost-center']).toBe('ai');
