@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parseMemory } from '../validation';
 import { extendedOf, extendedResourceProblems, ResourcesInput } from './resources';
 import type { AgentDependency, AgentEgressHost } from '../spec';
-import { initContainerSchema, podSettingsShape, volumeSchema } from './pod-settings';
+import { podSettingsShape } from './pod-settings';
+import { AgentAffinity, AgentEnvFrom, AgentInitContainer, AgentToleration, AgentVolume, AgentVolumeMount } from './props';
 
 /*
  * The normalized pod settings of an agent (AgentSpec.pod, .persistence, .tools) and the
@@ -10,8 +11,6 @@ import { initContainerSchema, podSettingsShape, volumeSchema } from './pod-setti
  */
 
 type PodSettingsInput = { [K in keyof typeof podSettingsShape]?: z.output<(typeof podSettingsShape)[K]> };
-type Volume = z.output<typeof volumeSchema>;
-type InitContainer = z.output<typeof initContainerSchema>;
 
 /** The agent's own scratch volume at /tmp (the root filesystem is read-only). */
 export const TMP_VOLUME = { name: 'tmp', mountPath: '/tmp', sizeLimit: '256Mi' } as const;
@@ -32,9 +31,11 @@ export interface ContainerResourceSpec {
   readonly extended: Readonly<Record<string, string>>;
 }
 
-export type VolumeSpec = Volume;
+/** A pod volume (emptyDir sizeLimit filled in). */
+export type VolumeSpec = AgentVolume;
 
-export interface InitContainerSpec extends Omit<InitContainer, 'resources' | 'env' | 'secretEnv'> {
+/** An init container, defaulted. */
+export interface InitContainerSpec extends Omit<AgentInitContainer, 'resources' | 'env' | 'secretEnv'> {
   readonly env: Readonly<Record<string, string>>;
   readonly secretEnv: Readonly<Record<string, { readonly secretName: string; readonly key: string; readonly optional: boolean }>>;
   readonly resources: ContainerResourceSpec;
@@ -45,14 +46,14 @@ export interface PodSettingsSpec {
   /** User volumes, emptyDirs with their sizeLimit filled in. */
   readonly volumes: readonly VolumeSpec[];
   /** Mounts of the agent container (the per-replica claim included for a stateful agent). */
-  readonly volumeMounts: readonly NonNullable<PodSettingsInput['volumeMounts']>[number][];
-  readonly envFrom: readonly NonNullable<PodSettingsInput['envFrom']>[number][];
+  readonly volumeMounts: readonly AgentVolumeMount[];
+  readonly envFrom: readonly AgentEnvFrom[];
   readonly command?: readonly string[];
   readonly args?: readonly string[];
   readonly imagePullSecrets: readonly string[];
   readonly nodeSelector: Readonly<Record<string, string>>;
-  readonly tolerations: readonly NonNullable<PodSettingsInput['tolerations']>[number][];
-  readonly affinity?: PodSettingsInput['affinity'];
+  readonly tolerations: readonly AgentToleration[];
+  readonly affinity?: AgentAffinity;
   readonly priorityClassName?: string;
   readonly runtimeClassName?: string;
   readonly initContainers: readonly InitContainerSpec[];
