@@ -172,6 +172,19 @@ ${burn}
 SLO options: \`availability\` (percent, required, below 100), \`latencyP95Seconds\` (optional),
 \`window\` (default \`30d\`). They are AgentService props, so the mesh and the monitoring read the same SLO.
 
+## Model calls
+
+Agents with \`models\` (AgentService / system.yaml) call their providers through the sidecar's gateway
+([docs/sidecar.md](sidecar.md#model-provider-gateway)), which exports OpenTelemetry GenAI metrics with
+\`gen_ai_provider_name\`. For them each system gets a \`<system>-agents.models\` group (recorded series
+below) and three alerts: \`AgentModelProviderErrors\` (failed calls per provider above 10%, minimum
+traffic guarded; agent disconnects do not count), \`AgentTokenBudgetNearlySpent\` (agents with
+\`models.maxTokensPerMinute\`: a pod used more than 90% of it) and \`AgentTimeToFirstTokenHigh\` (agents
+with \`models.timeToFirstTokenP95Seconds\`: p95 time to first chunk above it for 10m). Their thresholds
+are fixed (\`MODEL_ALERT_THRESHOLDS\`) and they are not (yet) subject to \`alertSeverities\`,
+\`alertFor\` or \`disabledAlerts\`; \`severities\`, \`alertLabels\`, \`runbookUrl\`, \`cluster\` and
+\`minInvocations\` apply. \`test/promtool/model-agents.*\` are their generated promtool tests.
+
 ## Recording rules
 
 Named \`level:metric:operations\`, aggregated \`by (namespace, system, agent)\` (plus \`cluster\`), so
@@ -191,6 +204,9 @@ One dashboard per system, built with \`@grafana/grafana-foundation-sdk\`, UID \`
 - **Agent $agent** (repeated per selected agent): latency percentiles, invocations by outcome,
   errors by type, token usage, cache hit ratio, in-flight invocations, CPU and memory vs. limits,
   replicas vs. HPA bounds, inter-agent traffic and errors (Istio \`istio_requests_total\`).
+- **Model calls** (only when an agent has \`models\`, see below): tokens per agent and model, time to
+  first token (p95 per agent and per model), provider errors by \`error_type\` and their ratio, gateway
+  cache hit ratio and tokens saved, token budget used and calls refused by it.
 
 It ships as a ConfigMap labelled \`grafana_dashboard: "1"\` (Grafana sidecar; \`folder\` sets the
 \`grafana_folder\` annotation) and optionally as a \`GrafanaDashboard\`. \`agentDashboard(specs)\`

@@ -228,7 +228,50 @@ export function agentDashboard(specs: readonly AgentSpec[], options: AgentDashbo
       ),
     ]).span(12),
   );
+  if (monitored.some((s) => s.models)) modelRow(b, one, raw);
   return b.build();
+}
+
+/** Model calls through the sidecar gateway (agents with `models`): tokens, first token, errors, cache, budget. */
+function modelRow(b: InstanceType<typeof dashboard.DashboardBuilder>, one: string, raw: string): void {
+  const withProvider = raw.replace(/}$/, ', gen_ai_provider_name!=""}');
+  b.withRow(new dashboard.RowBuilder('Model calls'));
+  b.withPanel(
+    tsPanel('Tokens per model', 'Tokens per second through the sidecar gateway by agent, model and type (gen_ai_client_token_usage).', 'short', [
+      q(`sum by (agent, gen_ai_request_model, gen_ai_token_type) (agent_model:${METRICS.tokenUsage}:rate5m${one})`, '{{agent}} {{gen_ai_request_model}} {{gen_ai_token_type}}', 'A'),
+    ]).span(8),
+  );
+  b.withPanel(
+    tsPanel('Time to first token', 'p95 time to first chunk of streamed model calls, per agent and per model (gen_ai_client_operation_time_to_first_chunk_seconds).', 's', [
+      q(`agent:${METRICS.timeToFirstChunk}:p95_5m${one}`, 'p95 {{agent}}', 'A'),
+      q(`histogram_quantile(0.95, sum by (agent, gen_ai_request_model, le) (rate(${METRICS.timeToFirstChunk}_bucket${raw}[$__rate_interval])))`, 'p95 {{agent}} {{gen_ai_request_model}}', 'B'),
+    ]).span(8),
+  );
+  b.withPanel(
+    tsPanel('Provider errors', 'Failed model calls per second by provider and error_type (HTTP status, timeout, reset, tls, unreachable).', 'reqps', [
+      q(`sum by (agent, gen_ai_provider_name, error_type) (rate(${METRICS.operationDuration}_count${withProvider.replace(/}$/, ', error_type!=""}')}[$__rate_interval]))`, '{{agent}} {{gen_ai_provider_name}} {{error_type}}', 'A'),
+      q(`agent_provider:gen_ai_call_errors:ratio_rate5m${one}`, 'ratio {{agent}} {{gen_ai_provider_name}}', 'B'),
+    ]).span(8),
+  );
+  b.withPanel(
+    tsPanel('Response cache', 'Gateway cache hit ratio over 15m (left) and tokens per second the hits saved.', 'percentunit', [
+      q(`agent:gateway_cache_hits:ratio_rate15m${one}`, 'hit ratio {{agent}}', 'A'),
+    ])
+      .min(0)
+      .max(1)
+      .span(8),
+  );
+  b.withPanel(
+    tsPanel('Tokens saved by the cache', 'Tokens per second not spent thanks to gateway cache hits (agent_gateway_cache_saved_tokens_total).', 'short', [
+      q(`agent:gateway_cache_saved_tokens:rate15m${one}`, '{{agent}} {{gen_ai_token_type}}', 'A'),
+    ]).span(8),
+  );
+  b.withPanel(
+    tsPanel('Token budget', 'Busiest pod\'s tokens in the last minute / models.maxTokensPerMinute, and calls refused by the budget per second.', 'percentunit', [
+      q(`agent:gateway_token_budget:used_ratio${one}`, 'used {{agent}}', 'A'),
+      q(`sum by (agent, budget) (rate(${METRICS.gatewayBudgetRejections}${raw}[$__rate_interval]))`, 'refused/s {{agent}} {{budget}}', 'B'),
+    ]).span(8),
+  );
 }
 
 function q(expr: string, legend: string, refId: string) {

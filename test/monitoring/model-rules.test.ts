@@ -1,4 +1,6 @@
 /** Rules of model calls through the sidecar gateway: present only for agents with `models`, documented, promtool-tested. */
+import { agentDashboard, dashboardQueries } from '../../constructs/dashboards';
+import { METRICS } from '../../sidecar/contract';
 import { isAlertingRule, isRecordingRule, MODEL_ALERT_NAMES, RECORDING_RULE_DOCS, recordingDocKey, ruleGroups } from '../../constructs/rules';
 import { modelStack } from '../../scripts/monitoring-artifacts';
 import { exampleSpecs } from './fixtures';
@@ -43,6 +45,30 @@ describe('model rules', () => {
       const mine = tests.filter((t) => t.name.startsWith(`${name}:`)).flatMap((t) => t.alert_rule_test);
       expect(mine.some((c) => c.exp_alerts.length > 0)).toBe(true);
       expect(mine.some((c) => c.exp_alerts.length === 0)).toBe(true);
+    }
+  });
+});
+
+describe('model calls dashboard row', () => {
+  const stack = modelStack();
+  const d = agentDashboard(stack.specs);
+
+  test('a "Model calls" row after the per-agent row, only when an agent has models', () => {
+    const rows = (d.panels ?? []).filter((p) => p.type === 'row').map((p) => p.title);
+    expect(rows).toEqual(['Overview', 'Agent $agent', 'Model calls']);
+    expect((agentDashboard(exampleSpecs()).panels ?? []).some((p) => p.title === 'Model calls')).toBe(false);
+  });
+
+  test('its panels read recorded series of the rules or raw sidecar series, scoped to $namespace and $agent', () => {
+    const recorded = new Set(stack.ruleGroups.flatMap((g) => g.rules.filter(isRecordingRule).map((r) => r.record)));
+    const raw = new Set<string>([`${METRICS.operationDuration}_count`, `${METRICS.timeToFirstChunk}_bucket`, METRICS.gatewayBudgetRejections]);
+    const panels = ['Tokens per model', 'Time to first token', 'Provider errors', 'Response cache', 'Tokens saved by the cache', 'Token budget'];
+    const queries = dashboardQueries(d).filter((x) => panels.includes(x.panel));
+    expect(new Set(queries.map((x) => x.panel))).toEqual(new Set(panels));
+    for (const { panel, expr } of queries) {
+      const names = [...expr.matchAll(/([a-z_][a-z0-9_:]*)\{/g)].map((m) => m[1]);
+      for (const n of names) expect({ panel, n, known: recorded.has(n) || raw.has(n) }).toEqual({ panel, n, known: true });
+      expect(expr).toContain('agent=~"$agent"');
     }
   });
 });
