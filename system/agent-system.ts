@@ -9,8 +9,10 @@ import { AlertName, AlertThresholds } from '../constructs/rules/options';
 import { AgentSpec, MANAGED_BY } from '../constructs/spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
 import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './integration';
-import { buildGateway } from './gateway';
-import { AgentGateway, AgentGatewayProps, AgentGatewayRoute } from '../constructs/agent-gateway';
+import { buildGateway, SystemGatewayOptions } from './gateway';
+
+export type { SystemGatewayOptions } from './gateway';
+import { AgentGateway } from '../constructs/agent-gateway';
 import { PropsValidationError } from '../constructs/validation';
 
 /** The canary of a system agent: its Deployment and the share of traffic the mesh sends it. */
@@ -96,11 +98,6 @@ export interface AgentSystemProps {
   readonly gateway?: SystemGatewayOptions;
 }
 
-/** `gateway:` of a system: AgentGateway props with routes naming agents by id. */
-export interface SystemGatewayOptions extends Omit<AgentGatewayProps, 'mesh' | 'routes'> {
-  /** Routes to the entry agents. */
-  readonly routes: Array<Omit<AgentGatewayRoute, 'agent'> & { readonly agent: string }>;
-}
 
 // Keep the documented interface and the zod schema in step at compile time.
 type Assert<T extends true> = T;

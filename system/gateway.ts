@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { Construct } from 'constructs';
-import { AgentGateway } from '../constructs/agent-gateway';
+import { AgentGateway, AgentGatewayProps, AgentGatewayRoute } from '../constructs/agent-gateway';
 import { AgentService } from '../constructs/agent-service';
 import { edgeOptionsSchema, routeSchema } from '../constructs/edge/options';
 import { MeshPolicy } from '../constructs/mesh-policy';
@@ -20,10 +20,20 @@ export const systemGatewaySchema = edgeOptionsSchema.extend({
     .describe('Routes to the entry agents (longest path prefix wins).'),
 }).describe('Ingress for the entry agents: Istio Gateway with TLS, end-user JWT, local rate limits (AgentGateway).');
 
-export type SystemGatewayInput = z.input<typeof systemGatewaySchema>;
+/** `gateway:` of a system: AgentGateway props with routes naming agents by id. */
+export interface SystemGatewayOptions extends Omit<AgentGatewayProps, 'mesh' | 'routes'> {
+  /** Routes to the entry agents. */
+  readonly routes: Array<Omit<AgentGatewayRoute, 'agent'> & { readonly agent: string }>;
+}
+
+/** @internal the documented interface accepts what the schema accepts and the reverse (compile time). */
+export const _systemGatewayTypeMatchesSchema: [
+  [SystemGatewayOptions] extends [z.input<typeof systemGatewaySchema>] ? true : false,
+  [z.input<typeof systemGatewaySchema>] extends [SystemGatewayOptions] ? true : false,
+] = [true, true];
 
 /** The AgentGateway of a system, or none without `gateway:`. Agent ids are checked by the spec parser. */
-export function buildGateway(scope: Construct, id: string, gateway: SystemGatewayInput | undefined, mesh: MeshPolicy, agents: ReadonlyMap<string, AgentService>, systemName: string): AgentGateway | undefined {
+export function buildGateway(scope: Construct, id: string, gateway: SystemGatewayOptions | undefined, mesh: MeshPolicy, agents: ReadonlyMap<string, AgentService>, systemName: string): AgentGateway | undefined {
   if (!gateway) return undefined;
   return new AgentGateway(scope, id, {
     ...gateway,

@@ -19,7 +19,7 @@ import {
   splitCanary,
 } from './options';
 import { dedupe, didYouMean, fromZod, SpecIssue } from './zod-issues';
-import { SystemGatewayInput, systemGatewaySchema } from './gateway';
+import { SystemGatewayOptions, systemGatewaySchema } from './gateway';
 
 export { didYouMean, fromZod, levenshtein, unknownFieldMessage } from './zod-issues';
 export type { SpecIssue } from './zod-issues';
@@ -117,7 +117,7 @@ export interface SystemSpec {
   readonly mesh: MeshOptionsInput;
   readonly monitoring: MonitoringOptionsInput;
   /** The ingress gateway of the entry agents, if any. */
-  readonly gateway?: SystemGatewayInput;
+  readonly gateway?: SystemGatewayOptions;
 }
 
 export type SystemParseResult = { readonly success: true; readonly data: SystemSpec } | { readonly success: false; readonly issues: readonly SpecIssue[] };
