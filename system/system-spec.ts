@@ -215,6 +215,10 @@ export function parseSystemSpec(raw: unknown): SystemParseResult {
     });
   }
 
+  // MCP tools served by another agent of the system are call graph edges, at that agent's port.
+  const toolEdges = agentToolEdges(agents, namespace, (ref, refPath) => checkRef(ref, refPath));
+  for (const [from, to] of toolEdges) addEdge(from, to);
+
   // Gateway routes name entry agents.
   const gatewayRoutes = isPlainObject(input.gateway) && Array.isArray(input.gateway.routes) ? input.gateway.routes : [];
   gatewayRoutes.forEach((r, i) => {
@@ -235,6 +239,34 @@ export function parseSystemSpec(raw: unknown): SystemParseResult {
   };
   parsedSpecs.add(data);
   return { success: true, data };
+}
+
+/**
+ * Edges of the agents' `agent` tools in this namespace (checked against the agent ids), and each
+ * such tool's port filled in from the serving agent, so MCP_<NAME>_URL reaches its Service port.
+ */
+function agentToolEdges(agents: SystemAgent[], namespace: string, checkRef: (ref: unknown, path: (string | number)[]) => boolean): [string, string][] {
+  const edges: [string, string][] = [];
+  const ports = new Map(agents.map((a) => [a.name, a.props.port ?? DEFAULTS.port]));
+  agents.forEach((agent, i) => {
+    const tools = agent.props.tools;
+    if (!tools) return;
+    const filled: NonNullable<AgentServiceProps['tools']> = {};
+    for (const [name, tool] of Object.entries(tools)) {
+      if (tool.agent === undefined || (tool.namespace !== undefined && tool.namespace !== namespace)) {
+        filled[name] = tool;
+        continue;
+      }
+      if (checkRef(tool.agent, ['agents', agent.index, 'tools', name, 'agent'])) {
+        edges.push([agent.name, tool.agent]);
+        filled[name] = { ...tool, port: tool.port ?? ports.get(tool.agent) };
+      } else {
+        filled[name] = tool;
+      }
+    }
+    agents[i] = { ...agent, props: { ...agent.props, tools: filled } };
+  });
+  return edges;
 }
 
 // Specs returned by parseSystemSpec, so AgentSystem does not parse them twice.
