@@ -161,7 +161,7 @@ export class AgentGateway extends Construct {
         spec: {
           selector: { matchLabels: sortKeys(spec.selectorLabels) },
           action: AuthorizationPolicySpecAction.ALLOW,
-          rules: entryAllowRules(plan, agentRoutes, principal, spec.port),
+          rules: entryAllowRules(plan, agentRoutes, principal, spec.targetPort),
         },
       });
       if (Object.keys(mesh.networkPolicies).length > 0) {
@@ -172,7 +172,7 @@ export class AgentGateway extends Construct {
             policyTypes: ['Ingress'],
             ingress: [{
               from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': plan.gatewayNamespace } }, podSelector: { matchLabels: sortKeys(plan.selector) } }],
-              ports: [{ port: kplus.k8s.IntOrString.fromNumber(spec.port), protocol: 'TCP' }],
+              ports: [{ port: kplus.k8s.IntOrString.fromNumber(spec.targetPort), protocol: 'TCP' }],
             }],
           },
         });

@@ -102,6 +102,14 @@ export interface AgentSidecarOptions {
   readonly cacheDefaultTtlSeconds?: number;
   /** Shared cache tier on Redis, so replicas share results. @default none (local only) */
   readonly redisUrl?: string;
+  /**
+   * The inbound proxy, the agent's front door: the Service's `http` port targets the sidecar
+   * (port 9466), which forwards to the agent on 127.0.0.1, so every invocation is counted,
+   * timed, limited to `maxConcurrentRequests` (FIFO queue, then 503) and drained, with no agent
+   * code. Probes go through it too. `false`: the Service targets the agent directly and only the
+   * agent's own reports reach the metrics. @default true
+   */
+  readonly proxy?: boolean;
 }
 
 /** Service level objective of one agent, read by MonitoringStack. */
@@ -285,7 +293,8 @@ export class AgentService extends Construct {
         metadata: { name: spec.names.headlessService, namespace: spec.namespace, labels: { ...spec.labels } },
         type: kplus.ServiceType.CLUSTER_IP,
         clusterIP: 'None',
-        ports: [{ name: 'http', port: spec.port, targetPort: spec.port, protocol: kplus.Protocol.TCP }],
+        // Through the proxy too: a per-pod address must not bypass the front door.
+        ports: [{ name: 'http', port: spec.port, targetPort: spec.targetPort, protocol: kplus.Protocol.TCP }],
       });
       this.headlessService.selectLabel('app.kubernetes.io/name', spec.selectorLabels['app.kubernetes.io/name']);
       this.headlessService.selectLabel('app.kubernetes.io/instance', spec.selectorLabels['app.kubernetes.io/instance']);
@@ -415,7 +424,7 @@ export class AgentService extends Construct {
     const agent = deployment.addContainer({
       name: 'agent',
       image: opts.image,
-      ports: [{ name: 'http', number: spec.port, protocol: kplus.Protocol.TCP }],
+      ports: [{ name: spec.sidecar.proxy ? 'agent' : 'http', number: spec.port, protocol: kplus.Protocol.TCP }],
       envVariables: env,
       securityContext: restrictedContainerSecurity(),
       resources: cdk8sPlusResources(spec.resources),
@@ -431,7 +440,10 @@ export class AgentService extends Construct {
       deployment.addContainer({
         name: SIDECAR_CONTAINER_NAME,
         image: spec.sidecar.image,
-        ports: [{ name: 'metrics', number: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP }],
+        ports: [
+          { name: 'metrics', number: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP },
+          ...(spec.sidecar.proxy ? [{ name: 'http', number: spec.sidecar.proxyPort, protocol: kplus.Protocol.TCP }] : []),
+        ],
         envVariables: sidecarEnv(spec),
         securityContext: restrictedContainerSecurity(),
         resources: cdk8sPlusResources(spec.sidecar.resources),
@@ -505,6 +517,18 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
   if (spec.models) Object.assign(env, modelsSidecarEnv(spec.models));
   // Every container gets SIGTERM at once: keep serving while the agent drains, so its last records count.
   env[SIDECAR_ENV.shutdownDelayMs] = String(spec.drainSeconds * 1000);
+  if (s.proxy) {
+    const hc = spec.healthCheck;
+    env[SIDECAR_ENV.proxy] = 'true';
+    env[SIDECAR_ENV.proxyPort] = String(s.proxyPort);
+    env[SIDECAR_ENV.upstream] = `http://127.0.0.1:${spec.port}`;
+    env[SIDECAR_ENV.upstreamReadyPath] = hc.readinessPath;
+    env[SIDECAR_ENV.maxConcurrency] = String(spec.maxConcurrentRequests);
+    // Probes pass through to the agent, but are neither invocations nor subject to the limit.
+    env[SIDECAR_ENV.proxyUnmeasuredPaths] = [...new Set([hc.livenessPath, hc.readinessPath, hc.startupPath])].join(',');
+    // In-flight calls may run until the pod's grace period ends (minus the drain and a margin to exit).
+    env[SIDECAR_ENV.shutdownGraceMs] = String(Math.min(600, Math.max(1, spec.terminationGracePeriodSeconds - spec.drainSeconds - 5)) * 1000);
+  }
   // V8 lets garbage grow to ~2x the live heap without a cap: size the old space to 75% of the limit.
   env.NODE_OPTIONS = `--max-old-space-size=${Math.max(64, Math.floor((parseMemory(s.resources.limits.memory) / 2 ** 20) * 0.75))}`;
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));

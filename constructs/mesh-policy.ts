@@ -226,7 +226,7 @@ export class MeshPolicy extends Construct {
     if (bucket) {
       this.record(this.rateLimits, spec.name, new EnvoyFilter(this, `${spec.name}-RateLimit`, {
         metadata: this.metadata(`${spec.name}-ratelimit`, labels),
-        spec: agentRateLimitSpec(spec.selectorLabels, spec.port, bucket),
+        spec: agentRateLimitSpec(spec.selectorLabels, spec.targetPort, bucket),
       }));
     }
     if (networkPolicy) this.record(this.networkPolicies, spec.name, networkPolicy);

@@ -11,8 +11,9 @@ import { AgentSpec } from './spec';
 export const SERVICE_PORT_NAMES = { http: 'http', metrics: 'http-metrics' } as const;
 
 /** The Service ports of an agent: `http` always, `http-metrics` with the sidecar. */
+/** With the proxy, callers keep the agent's port on the Service, but it lands on the sidecar (targetPort). */
 export function agentServicePorts(spec: AgentSpec): kplus.ServicePort[] {
-  const ports: kplus.ServicePort[] = [{ name: SERVICE_PORT_NAMES.http, port: spec.port, targetPort: spec.port, protocol: kplus.Protocol.TCP }];
+  const ports: kplus.ServicePort[] = [{ name: SERVICE_PORT_NAMES.http, port: spec.port, targetPort: spec.targetPort, protocol: kplus.Protocol.TCP }];
   if (spec.sidecar.enabled) {
     ports.push({ name: SERVICE_PORT_NAMES.metrics, port: spec.sidecar.metricsPort, targetPort: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP });
   }

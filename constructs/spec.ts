@@ -3,6 +3,7 @@ import {
   SIDECAR_API_PORT,
   SIDECAR_IMAGE_REPOSITORY,
   SIDECAR_METRICS_PORT,
+  SIDECAR_PROXY_PORT,
   SIDECAR_VERSION,
 } from '../sidecar/contract';
 import { agentEnvNames, checkModels, ModelsSpec, modelsSchema, normalizeModels } from './models';
@@ -115,6 +116,7 @@ export const sidecarSchema = z.strictObject({
   cacheMaxValueBytes: positiveInt().optional(),
   cacheDefaultTtlSeconds: positiveInt().optional(),
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  proxy: z.boolean().optional(),
 });
 
 export const sloSchema = z.strictObject({
@@ -241,11 +243,12 @@ export const agentServicePropsSchema = z
       }
     }
     const hcPort = p.healthCheck?.port;
-    if (hcPort !== undefined && (hcPort === SIDECAR_METRICS_PORT || hcPort === SIDECAR_API_PORT)) {
+    const proxied = proxyEnabled(p);
+    if (hcPort !== undefined && (hcPort === SIDECAR_METRICS_PORT || hcPort === SIDECAR_API_PORT || (hcPort === SIDECAR_PROXY_PORT && !proxied))) {
       ctx.addIssue({ code: 'custom', path: ['healthCheck', 'port'], message: `(${hcPort}) is a sidecar port; probe the agent's own port` });
     }
-    if (p.port === SIDECAR_METRICS_PORT || p.port === SIDECAR_API_PORT) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: `(${p.port}) is reserved for the sidecar (${SIDECAR_METRICS_PORT}, ${SIDECAR_API_PORT})` });
+    if (p.port === SIDECAR_METRICS_PORT || p.port === SIDECAR_API_PORT || p.port === SIDECAR_PROXY_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: `(${p.port}) is reserved for the sidecar (${SIDECAR_METRICS_PORT}, ${SIDECAR_API_PORT}, ${SIDECAR_PROXY_PORT})` });
     }
     if (p.canary) {
       const canaryVersion = p.canary.version ?? versionOf(p.canary.image);
@@ -305,8 +308,14 @@ export interface AgentSpec {
   readonly image: string;
   /** `app.kubernetes.io/version` of the stable pods (the image tag, or the digest's first 12 hex digits). */
   readonly version: string;
-  /** The agent container's HTTP port (named `http`). */
+  /** The agent's HTTP port: the Service's `http` port, and the agent container's own port. */
   readonly port: number;
+  /**
+   * The pod port behind the Service's `http` port: the sidecar proxy's (9466) when it runs, else
+   * the agent's. Pod-level rules (AuthorizationPolicy ports, NetworkPolicy ports, Envoy inbound
+   * listeners) use this one; routes (VirtualService) use `port`.
+   */
+  readonly targetPort: number;
   readonly scaling: ScalingSpec;
   readonly resources: ResourceSpec;
   readonly env: Readonly<Record<string, string>>;
@@ -355,6 +364,9 @@ export interface AgentSpec {
     readonly cacheMaxValueBytes: number;
     readonly cacheDefaultTtlSeconds: number;
     readonly redisUrl?: string;
+    /** The inbound proxy: the agent's front door (the Service targets it; the agent is reached through it only). */
+    readonly proxy: boolean;
+    readonly proxyPort: number;
   };
   readonly slo?: { readonly availability: number; readonly latencyP95Seconds?: number; readonly window: string };
   readonly canary?: { readonly image: string; readonly version: string; readonly replicas: number };
@@ -462,6 +474,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   }
   const tools = normalizeTools(p, namespace);
   const persistence = normalizePersistence(p);
+  const proxy = proxyEnabled(p);
+  const port = p.port ?? DEFAULTS.port;
   return {
     name,
     namespace,
@@ -470,13 +484,16 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     team: p.team,
     image: p.image,
     version,
-    port: p.port ?? DEFAULTS.port,
+    port,
+    targetPort: proxy ? SIDECAR_PROXY_PORT : port,
     scaling,
     resources: resources(p.resources, DEFAULTS.resources),
     env: { ...(p.env ?? {}) },
     secretEnv: Object.fromEntries(Object.entries(p.secretEnv ?? {}).map(([k, v]) => [k, { secretName: v.secretName, key: v.key, optional: v.optional ?? false }])),
     healthCheck: {
-      port: p.healthCheck?.port ?? p.port ?? DEFAULTS.port,
+      // Through the proxy by default: nothing outside the pod reaches the agent's own port.
+      // (A health port equal to the agent's port means the agent: reached through the proxy too.)
+      port: p.healthCheck?.port === undefined || p.healthCheck.port === port ? (proxy ? SIDECAR_PROXY_PORT : port) : p.healthCheck.port,
       livenessPath: p.healthCheck?.livenessPath ?? DEFAULTS.healthCheck.livenessPath,
       readinessPath: p.healthCheck?.readinessPath ?? DEFAULTS.healthCheck.readinessPath,
       startupPath: p.healthCheck?.startupPath ?? p.healthCheck?.livenessPath ?? DEFAULTS.healthCheck.livenessPath,
@@ -509,6 +526,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       cacheMaxValueBytes: sidecarProps.cacheMaxValueBytes ?? Math.min(SIDECAR_MAX_VALUE_BYTES, sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes),
       cacheDefaultTtlSeconds: sidecarProps.cacheDefaultTtlSeconds ?? DEFAULTS.sidecar.cache.defaultTtlSeconds,
       redisUrl: sidecarProps.redisUrl,
+      proxy,
+      proxyPort: SIDECAR_PROXY_PORT,
     },
     slo: p.slo ? { availability: p.slo.availability, latencyP95Seconds: p.slo.latencyP95Seconds, window: p.slo.window ?? DEFAULTS.slo.window } : undefined,
     canary: p.canary ? { image: p.canary.image, version: p.canary.version ?? versionOf(p.canary.image), replicas: p.canary.replicas ?? 1 } : undefined,
@@ -527,6 +546,13 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     dependencies: [...dependencies, ...toolDependencies(p.tools, namespace)],
     constructPath: ctx.constructPath,
   };
+}
+
+/** The sidecar's inbound proxy runs unless the sidecar is off or `sidecar: { proxy: false }`. */
+function proxyEnabled(p: z.input<typeof agentServicePropsSchema>): boolean {
+  if (p.sidecar === false) return false;
+  if (typeof p.sidecar === 'object') return p.sidecar.enabled !== false && p.sidecar.proxy !== false;
+  return true;
 }
 
 function scalingOf(p: z.output<typeof agentServicePropsSchema>): ScalingSpec {

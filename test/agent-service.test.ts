@@ -1,6 +1,6 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { AgentService, AgentServiceProps, PropsValidationError } from '../constructs';
-import { SIDECAR_API_PORT, SIDECAR_CONTAINER_NAME, SIDECAR_METRICS_PORT } from '../sidecar/contract';
+import { SIDECAR_API_PORT, SIDECAR_CONTAINER_NAME, SIDECAR_METRICS_PORT, SIDECAR_PROXY_PORT } from '../sidecar/contract';
 
 const IMAGE = 'ghcr.io/example/planner:1.0.0';
 
@@ -82,7 +82,8 @@ describe('AgentService defaults', () => {
     const svc = one(objects, 'Service');
     expect(svc.spec.type).toBe('ClusterIP');
     expect(svc.spec.ports).toEqual([
-      { name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP', appProtocol: 'http' },
+      // The front door: callers keep port 8080, which lands on the sidecar proxy.
+      { name: 'http', port: 8080, targetPort: SIDECAR_PROXY_PORT, protocol: 'TCP', appProtocol: 'http' },
       { name: 'http-metrics', port: SIDECAR_METRICS_PORT, targetPort: SIDECAR_METRICS_PORT, protocol: 'TCP', appProtocol: 'http' },
     ]);
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
@@ -104,9 +105,10 @@ describe('AgentService defaults', () => {
 
   test('default resources and probes', () => {
     expect(agentContainer.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '256Mi' }, limits: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' } });
-    expect(agentContainer.livenessProbe.httpGet).toMatchObject({ path: '/health', port: 8080 });
-    expect(agentContainer.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 8080 });
-    expect(agentContainer.startupProbe.httpGet).toMatchObject({ path: '/health', port: 8080 });
+    // Through the proxy: nothing outside the pod needs the agent's own port.
+    expect(agentContainer.livenessProbe.httpGet).toMatchObject({ path: '/health', port: SIDECAR_PROXY_PORT });
+    expect(agentContainer.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: SIDECAR_PROXY_PORT });
+    expect(agentContainer.startupProbe.httpGet).toMatchObject({ path: '/health', port: SIDECAR_PROXY_PORT });
     expect(agentContainer.startupProbe.failureThreshold * agentContainer.startupProbe.periodSeconds).toBe(300);
   });
 
@@ -139,11 +141,19 @@ describe('AgentService defaults', () => {
   test('sidecar container: metrics port on the pod, API on loopback, probes, scrape annotations', () => {
     expect(sidecar.name).toBe(SIDECAR_CONTAINER_NAME);
     expect(sidecar.image).toMatch(/^ghcr\.io\/cdk8s-agents\/agent-sidecar:\d+\.\d+\.\d+$/);
-    expect(sidecar.ports).toEqual([{ name: 'metrics', containerPort: SIDECAR_METRICS_PORT, protocol: 'TCP' }]);
+    expect(sidecar.ports).toEqual([
+      { name: 'metrics', containerPort: SIDECAR_METRICS_PORT, protocol: 'TCP' },
+      { name: 'http', containerPort: SIDECAR_PROXY_PORT, protocol: 'TCP' },
+    ]);
     const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({ SIDECAR_API_HOST: '127.0.0.1', SIDECAR_API_PORT: String(SIDECAR_API_PORT), SIDECAR_METRICS_PORT: String(SIDECAR_METRICS_PORT), SIDECAR_AGENT_NAME: 'planner' });
     // Keeps serving through the agent's drain; V8 old space at 75% of the 256Mi limit.
     expect(env).toMatchObject({ SIDECAR_SHUTDOWN_DELAY_MS: '15000', NODE_OPTIONS: '--max-old-space-size=192' });
+    // The inbound proxy: limit, readiness, unmeasured probe paths, and in-flight calls may run until the pod's grace ends.
+    expect(env).toMatchObject({
+      SIDECAR_PROXY: 'true', SIDECAR_PROXY_PORT: String(SIDECAR_PROXY_PORT), SIDECAR_UPSTREAM: 'http://127.0.0.1:8080',
+      SIDECAR_MAX_CONCURRENCY: '10', SIDECAR_UPSTREAM_READY_PATH: '/ready', SIDECAR_PROXY_UNMEASURED_PATHS: '/health,/ready', SIDECAR_SHUTDOWN_GRACE_MS: '310000',
+    });
     expect(sidecar.command).toBeUndefined();
     expect(sidecar.args).toBeUndefined();
     expect(sidecar.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: SIDECAR_METRICS_PORT });
@@ -174,6 +184,23 @@ describe('AgentService options', () => {
     expect(byKind(single, 'PodDisruptionBudget')).toHaveLength(0);
   });
 
+  test('sidecar: { proxy: false } keeps the direct path: the Service and the probes target the agent', () => {
+    const { objects } = chartWith({ port: 3000, sidecar: { proxy: false } });
+    const d = one(objects, 'Deployment');
+    const [c, sc] = d.spec.template.spec.containers;
+    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP' });
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(c.readinessProbe.httpGet.port).toBe(3000);
+    expect(sc.ports.map((p: any) => p.containerPort)).toEqual([SIDECAR_METRICS_PORT]);
+    expect(sc.env.map((e: any) => e.name)).not.toContain('SIDECAR_PROXY');
+  });
+
+  test("with the proxy, a health port equal to the agent's port is probed through the proxy; the proxy port is reserved", () => {
+    const c = one(chartWith({ port: 3000, healthCheck: { port: 3000 } }).objects, 'Deployment').spec.template.spec.containers[0];
+    expect(c.livenessProbe.httpGet.port).toBe(SIDECAR_PROXY_PORT);
+    expect(() => chartWith({ port: SIDECAR_PROXY_PORT })).toThrow(/reserved for the sidecar/);
+  });
+
   test('env, secretEnv, resources, health check, labels and annotations', () => {
     const { objects } = chartWith({
       port: 3000,
@@ -186,7 +213,7 @@ describe('AgentService options', () => {
     });
     const d = one(objects, 'Deployment');
     const c = d.spec.template.spec.containers[0];
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'agent', containerPort: 3000, protocol: 'TCP' }]);
     expect(c.env).toEqual(expect.arrayContaining([
       { name: 'LOG_LEVEL', value: 'debug' },
       { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'llm', key: 'openai', optional: false } } },
@@ -196,7 +223,7 @@ describe('AgentService options', () => {
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 3001 });
     for (const o of objects) expect(o.metadata.labels['example.com/cost-center']).toBe('ai');
     expect(d.spec.template.metadata.annotations['example.com/owner']).toBe('team-a');
-    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP', appProtocol: 'http' });
+    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: SIDECAR_PROXY_PORT, protocol: 'TCP', appProtocol: 'http' });
   });
 
   test('existing service account: none created, token mount on request', () => {
@@ -270,7 +297,7 @@ describe('AgentService.fromConfig (reference design agent config)', () => {
       name: 'researcher', image: 'ghcr.io/example/researcher:2.0.1', port: 9000,
       env: { MODEL: 'gpt-4o' },
       resources: { requests: { cpu: '200m', memory: '512Mi' }, limits: { cpu: '1', memory: '2Gi' } },
-      healthCheck: { livenessPath: '/healthz', readinessPath: '/readyz', port: 9000 },
+      healthCheck: { livenessPath: '/healthz', readinessPath: '/readyz', port: SIDECAR_PROXY_PORT },
       scaling: { kind: 'hpa', minReplicas: 3, maxReplicas: 8, targetCpuPercent: 60 },
     });
   });

@@ -387,8 +387,8 @@ describe('AuthorizationPolicy: zero trust from the declared call graph', () => {
 
   test('allows exactly the declared edges plus the Prometheus scrapes, and nothing else', () => {
     expect(allowedFromYaml(synth(system()))).toEqual([
-      'agent:planner -> coder:8080',
-      'agent:planner -> researcher:8080',
+      'agent:planner -> coder:9466',
+      'agent:planner -> researcher:9466',
       ...scrapes,
     ].sort());
   });
@@ -404,10 +404,10 @@ describe('AuthorizationPolicy: zero trust from the declared call graph', () => {
     s3.mesh.allow(s3.researcher, s3.coder).allow(s3.coder, [s3.researcher]);
     s3.mesh.allowIngress(s3.planner, { namespaces: ['istio-ingress'], principals: ['cluster.local/ns/web/sa/frontend'] });
     expect(allowedFromYaml(synth(s3))).toEqual([
-      'agent:coder -> researcher:8080',
-      'agent:researcher -> coder:8080',
-      'ns:istio-ingress -> planner:8080',
-      'principal:cluster.local/ns/web/sa/frontend -> planner:8080',
+      'agent:coder -> researcher:9466',
+      'agent:researcher -> coder:9466',
+      'ns:istio-ingress -> planner:9466',
+      'principal:cluster.local/ns/web/sa/frontend -> planner:9466',
       ...scrapes,
     ].sort());
   });
@@ -487,8 +487,8 @@ describe('NetworkPolicy mirrors the graph', () => {
     const objects = synth(system());
     const { ingress, egress } = networkEdges(objects);
     expect(ingress).toEqual([
-      'agent:planner -> coder:8080/TCP',
-      'agent:planner -> researcher:8080/TCP',
+      'agent:planner -> coder:9466/TCP',
+      'agent:planner -> researcher:9466/TCP',
       ...['coder', 'planner', 'researcher'].flatMap((a) => [`ns:monitoring -> ${a}:15020/TCP`, `ns:monitoring -> ${a}:9464/TCP`]),
     ].sort());
     expect(egress).toEqual([
@@ -497,8 +497,8 @@ describe('NetworkPolicy mirrors the graph', () => {
         `${a} -> ns:kube-system/kube-dns:53/UDP`,
         `${a} -> ns:istio-system/istiod:15012/TCP`,
       ]),
-      'planner -> agent:coder:8080/TCP',
-      'planner -> agent:researcher:8080/TCP',
+      'planner -> agent:coder:9466/TCP',
+      'planner -> agent:researcher:9466/TCP',
     ].sort());
     expect(one(objects, 'NetworkPolicy', 'default-deny').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
   });
@@ -686,9 +686,9 @@ describe('the example app (main.ts) inside a MeshPolicy', () => {
   test('the declared call graph, the ingress gateway and the scrapes are all that is allowed', () => {
     expect(mesh.edges).toEqual([{ caller: 'planner', callee: 'coder' }, { caller: 'planner', callee: 'researcher' }]);
     expect(allowedFromYaml(objects)).toEqual([
-      'agent:planner -> coder:8080',
-      'agent:planner -> researcher:8080',
-      'ns:istio-ingress -> planner:8080',
+      'agent:planner -> coder:9466',
+      'agent:planner -> researcher:9466',
+      'ns:istio-ingress -> planner:9466',
       ...['coder', 'planner', 'researcher'].map((a) => `ns:monitoring -> ${a}:9464 GET /metrics`),
     ].sort());
   });

@@ -127,7 +127,7 @@ export interface InboundAccess {
 
 export function authorizationPolicyRules(access: InboundAccess, trustDomain: string): AuthorizationPolicySpecRules[] {
   const target = access.target;
-  const http = { operation: { ports: [String(target.port)] } };
+  const http = { operation: { ports: [String(target.targetPort)] } };
   const rules: AuthorizationPolicySpecRules[] = [];
   if (access.callers.length > 0) {
     const principals = uniqSorted(access.callers.map((c) => principalOf(c, trustDomain)));
@@ -177,11 +177,11 @@ export function networkPolicyRules(
   const target = access.target;
   const ingress: k8s.NetworkPolicyIngressRule[] = [];
   if (access.callers.length > 0) {
-    ingress.push({ from: access.callers.map((c) => ({ podSelector: { matchLabels: sortKeys(c.selectorLabels) } })), ports: [tcp(target.port)] });
+    ingress.push({ from: access.callers.map((c) => ({ podSelector: { matchLabels: sortKeys(c.selectorLabels) } })), ports: [tcp(target.targetPort)] });
   }
   for (const peer of access.ingress) {
     const namespaces = uniqSorted([...(peer.namespaces ?? []), ...(peer.principals ?? []).map(namespaceOfPrincipal)]);
-    ingress.push({ from: namespaces.map(nsPeer), ports: [tcp(target.port)] });
+    ingress.push({ from: namespaces.map(nsPeer), ports: [tcp(target.targetPort)] });
   }
   if (access.scrape && target.sidecar.enabled) {
     const s = access.scrape;
@@ -203,7 +203,7 @@ export function networkPolicyRules(
     },
   ];
   for (const callee of callees) {
-    egress.push({ to: [{ podSelector: { matchLabels: sortKeys(callee.selectorLabels) } }], ports: [tcp(callee.port)] });
+    egress.push({ to: [{ podSelector: { matchLabels: sortKeys(callee.selectorLabels) } }], ports: [tcp(callee.targetPort)] });
   }
   if (ctx.externalPorts.length > 0) {
     egress.push({

@@ -125,11 +125,11 @@ describe('AgentGateway', () => {
     expect(allowChat.spec.action).toBe('ALLOW');
     expect(allowChat.spec.rules).toEqual([{
       from: [{ source: { principals: ['cluster.local/ns/istio-ingress/sa/istio-ingressgateway'], requestPrincipals: ['https://auth.example.com//*'] } }],
-      to: [{ operation: { ports: ['8080'] } }],
+      to: [{ operation: { ports: ['9466'] } }],
       when: [{ key: 'request.auth.claims[scope]', values: ['agents:use'] }],
     }]);
     const allowCoder = find(objs, 'AuthorizationPolicy', 'public-coder');
-    expect(allowCoder.spec.rules[0].to).toEqual([{ operation: { ports: ['8080'], paths: ['/v1/code*'] } }]);
+    expect(allowCoder.spec.rules[0].to).toEqual([{ operation: { ports: ['9466'], paths: ['/v1/code*'] } }]);
     expect(allowCoder.spec.rules[0].when).toEqual([
       { key: 'request.auth.claims[groups]', values: ['developers'] },
       { key: 'request.auth.claims[scope]', values: ['agents:use'] },
@@ -138,7 +138,7 @@ describe('AgentGateway', () => {
     const np = find(objs, 'NetworkPolicy', 'public-chat');
     expect(np.spec.ingress).toEqual([{
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-ingress' } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } }],
-      ports: [{ port: 8080, protocol: 'TCP' }],
+      ports: [{ port: 9466, protocol: 'TCP' }],
     }]);
   });
 
@@ -155,7 +155,7 @@ describe('AgentGateway', () => {
     expect(route('agents-public-chat').route).toEqual({ idle_timeout: '120s' });
     const agentLimit = find(objs, 'EnvoyFilter', 'chat-ratelimit');
     expect(agentLimit.spec.workloadSelector.labels).toEqual({ 'app.kubernetes.io/name': 'chat', 'app.kubernetes.io/instance': 'chat' });
-    expect(agentLimit.spec.configPatches[0].match).toEqual({ context: 'SIDECAR_INBOUND', listener: { portNumber: 8080, filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager' } } } });
+    expect(agentLimit.spec.configPatches[0].match).toEqual({ context: 'SIDECAR_INBOUND', listener: { portNumber: 9466, filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager' } } } });
     expect(agentLimit.spec.configPatches[0].patch.value.typed_config.value.token_bucket).toEqual({ max_tokens: 100, tokens_per_fill: 50, fill_interval: '1s' });
   });
 
@@ -176,7 +176,7 @@ describe('AgentGateway', () => {
     const out = Testing.synth(chart) as Obj[];
     expect(out.filter((o) => o.kind === 'RequestAuthentication' || o.kind === 'EnvoyFilter')).toEqual([]);
     expect(find(out, 'Gateway', 'open').spec.servers).toHaveLength(1);
-    expect(find(out, 'AuthorizationPolicy', 'open-a').spec.rules).toEqual([{ from: [{ source: { principals: ['cluster.local/ns/istio-ingress/sa/istio-ingressgateway'] } }], to: [{ operation: { ports: ['8080'] } }] }]);
+    expect(find(out, 'AuthorizationPolicy', 'open-a').spec.rules).toEqual([{ from: [{ source: { principals: ['cluster.local/ns/istio-ingress/sa/istio-ingressgateway'] } }], to: [{ operation: { ports: ['9466'] } }] }]);
     expect(gw.warnings).toEqual([expect.stringContaining('jwt is not set')]);
   });
 
