@@ -188,7 +188,7 @@ describe('AgentService options', () => {
     const { objects } = chartWith({ port: 3000, sidecar: { proxy: false } });
     const d = one(objects, 'Deployment');
     const [c, sc] = d.spec.template.spec.containers;
-    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP' });
+    expect(one(objects, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP', appProtocol: 'http' });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
     expect(c.readinessProbe.httpGet.port).toBe(3000);
     expect(sc.ports.map((p: any) => p.containerPort)).toEqual([SIDECAR_METRICS_PORT]);
