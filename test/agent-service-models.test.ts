@@ -115,7 +115,8 @@ describe('models', () => {
 describe('the rendered environment drives the real sidecar gateway', () => {
   let fake: FakeProvider;
   let sc: SidecarProcess;
-  const { agentEnv, sidecarEnv } = build({ models: { providers: [{ provider: 'openai', cacheTtlSeconds: 60 }], maxRequestsPerMinute: 2 } });
+  // No inbound proxy here: its readiness would wait for an agent this test does not run.
+  const { agentEnv, sidecarEnv } = build({ sidecar: { proxy: false }, models: { providers: [{ provider: 'openai', cacheTtlSeconds: 60 }], maxRequestsPerMinute: 2 } });
 
   beforeAll(async () => {
     fake = await startFakeProvider('openai');
