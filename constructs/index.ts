@@ -9,3 +9,4 @@ export { fromReferenceConfig, referenceAgentConfigSchema } from './reference-con
 export type { ReferenceAgentConfig } from './reference-config';
 export * as sidecarContract from '../sidecar/contract';
 export * from './agent-gateway';
+export { redisTarget } from './redis-dependency';

@@ -1,13 +1,13 @@
 import { ApiObjectMetadata } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
-import { DestinationRule, EnvoyFilter, ServiceEntry, VirtualService } from '../imports/istio-networking.istio.io';
+import { DestinationRule, EnvoyFilter, ServiceEntry, Sidecar, VirtualService } from '../imports/istio-networking.istio.io';
 import { AuthorizationPolicy, PeerAuthentication } from '../imports/istio-security.istio.io';
 import { Telemetry } from '../imports/istio-telemetry.istio.io';
 import { AgentService } from './agent-service';
 import { agentRateLimitSpec } from './edge/envoy-filters';
 import { MeshContext } from './mesh/context';
-import { checkEgressHosts, namespaceEgress } from './mesh/egress';
+import { agentSidecar, checkEgressHosts, namespaceEgress } from './mesh/egress';
 import {
   AgentPlan,
   IngressPeer,
@@ -20,7 +20,7 @@ import {
 } from './mesh/options';
 import { MeshEdge, MeshIngressPeer, MeshPolicyProps } from './mesh/props';
 import { destinationRuleSpec, InboundAccess, sortKeys, virtualServiceSpec } from './mesh/render';
-import { agentSecurity, defaultDenyAuthorization, defaultDenyNetwork, namespacePeerAuthentication, scrapeAccess } from './mesh/security';
+import { agentSecurity, defaultDenyAuthorization, defaultDenyNetwork, dependencyAccess, namespacePeerAuthentication, scrapeAccess } from './mesh/security';
 import { AgentSpec, MANAGED_BY } from './spec';
 import { formatIssues, PropsValidationError } from './validation';
 
@@ -47,6 +47,8 @@ export class MeshPolicy extends Construct {
   public readonly networkPolicies: Readonly<Record<string, kplus.k8s.KubeNetworkPolicy>> = {};
   /** ServiceEntry by external host. */
   public readonly serviceEntries: Readonly<Record<string, ServiceEntry>> = {};
+  /** Sidecar `<agent>-sidecar` by agent name: the agent's egress (callees, dependencies, hosts), REGISTRY_ONLY by default. */
+  public readonly sidecars: Readonly<Record<string, Sidecar>> = {};
   /** Namespace-wide PeerAuthentication `<namespace>-mtls`. */
   public readonly peerAuthentication: PeerAuthentication;
   /** The allow-nothing AuthorizationPolicy `default-deny`. */
@@ -126,9 +128,10 @@ export class MeshPolicy extends Construct {
     }
     this.defaultDeny = defaultDenyAuthorization(ctx);
     for (const plan of plans) this.buildAgent(ctx, plan);
+    dependencyAccess(ctx, specs);
     defaultDenyNetwork(ctx);
     this.telemetry = this.buildTelemetry();
-    Object.assign(this.serviceEntries, namespaceEgress(ctx));
+    Object.assign(this.serviceEntries, namespaceEgress(ctx, specs));
   }
 
   /**
@@ -230,6 +233,7 @@ export class MeshPolicy extends Construct {
       }));
     }
     if (networkPolicy) this.record(this.networkPolicies, spec.name, networkPolicy);
+    this.record(this.sidecars, spec.name, agentSidecar(ctx, spec, () => this.calleesOf(spec.name)));
   }
 
   private inboundAccess(plan: AgentPlan): InboundAccess {

@@ -40,6 +40,7 @@ import { resourcesSchema } from './agent/resources';
 
 export { resourcesSchema } from './agent/resources';
 export type { AgentTool, ContainerResourceSpec, InitContainerSpec, PersistenceSpec, PodSettingsSpec, VolumeSpec } from './agent/pod-spec';
+import { redisTarget } from './redis-dependency';
 
 /** Memory the sidecar needs besides its cache (request bodies, metrics, V8 baseline). */
 export const SIDECAR_WORKING_MEMORY_BYTES = 80 * 2 ** 20;
@@ -476,6 +477,9 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   const persistence = normalizePersistence(p);
   const proxy = proxyEnabled(p);
   const port = p.port ?? DEFAULTS.port;
+  const redis = redisTarget(sidecarEnabled ? sidecarProps.redisUrl : undefined, namespace);
+  if (redis.dependency) dependencies.push(redis.dependency);
+  if (redis.egressHost) egressHosts.push(redis.egressHost);
   return {
     name,
     namespace,

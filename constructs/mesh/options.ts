@@ -205,8 +205,9 @@ export const meshOptionsSchema = z.strictObject({
     }),
   ]).optional(),
   egress: z.strictObject({
-    hosts: z.array(egressHostSchema),
+    hosts: z.array(egressHostSchema).optional(),
     registryOnly: z.boolean().optional(),
+    sidecarHosts: z.array(z.string().regex(/^([a-z0-9-]+|\*|\.|~)\/(\*|(\*\.)?[a-z0-9.-]+)$/, 'must be "<namespace>/<host>" (namespace, "*", "." or "~"; host, "*" or "*.suffix")')).optional(),
   }).optional(),
   networkPolicy: z.union([
     z.literal(false),

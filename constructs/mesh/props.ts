@@ -223,15 +223,28 @@ export interface MeshEgressHost {
   readonly port?: number;
 }
 
-/** External hosts the agents may call. */
+/**
+ * External hosts every agent of the namespace may call. Each agent also reaches its own hosts
+ * (AgentSpec.egressHosts: model providers, remote tools) and in-cluster dependencies (its Redis):
+ * its Sidecar `<agent>-sidecar` imports exactly its callees, dependencies and hosts.
+ */
 export interface MeshEgressOptions {
-  /** One ServiceEntry per host (strings are hosts on port 443). */
-  readonly hosts: Array<string | MeshEgressHost>;
+  /** One ServiceEntry per host (strings are hosts on port 443), visible to every agent. @default none */
+  readonly hosts?: Array<string | MeshEgressHost>;
   /**
-   * Also lock the namespace's outbound traffic to the registry (a Sidecar with REGISTRY_ONLY),
-   * so hosts without a ServiceEntry are unreachable. @default false (set meshConfig.outboundTrafficPolicy instead)
+   * REGISTRY_ONLY outbound traffic. By default each agent's Sidecar sends hosts outside its own
+   * list to the BlackHoleCluster; `true` also locks the namespace's other pods (a namespace
+   * Sidecar `<namespace>-egress`); `false` leaves unknown hosts to meshConfig.outboundTrafficPolicy
+   * (Istio's default ALLOW_ANY lets them through).
+   * @default per-agent REGISTRY_ONLY, no namespace lock
    */
   readonly registryOnly?: boolean;
+  /**
+   * Hosts every agent's Sidecar imports besides its own (`<namespace>/<host>`, Istio Sidecar
+   * syntax): the control plane and telemetry backends the proxy itself talks to.
+   * @default ['istio-system/*']
+   */
+  readonly sidecarHosts?: string[];
 }
 
 /** NetworkPolicy mirror of the call graph. */

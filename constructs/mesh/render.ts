@@ -21,7 +21,7 @@ import {
   AuthorizationPolicySpecRules,
 } from '../../imports/istio-security.istio.io';
 import { SIDECAR_PATHS } from '../../sidecar/contract';
-import { AgentSpec } from '../spec';
+import { AgentDependency, AgentSpec } from '../spec';
 import { AgentPlan, FaultOptions, IngressPeer, ISTIO_AGENT_PORT, ISTIOD_XDS_PORT, namespaceOfPrincipal, principalOf, RetryPlan, VERSION_LABEL } from './options';
 
 const SIMPLE: Record<string, DestinationRuleSpecTrafficPolicyLoadBalancerSimple> = {
@@ -173,6 +173,7 @@ export function networkPolicyRules(
   access: InboundAccess,
   callees: readonly AgentSpec[],
   ctx: NetworkPolicyContext,
+  dependencies: readonly AgentDependency[] = [],
 ): { ingress: k8s.NetworkPolicyIngressRule[]; egress: k8s.NetworkPolicyEgressRule[] } {
   const target = access.target;
   const ingress: k8s.NetworkPolicyIngressRule[] = [];
@@ -205,6 +206,11 @@ export function networkPolicyRules(
   for (const callee of callees) {
     egress.push({ to: [{ podSelector: { matchLabels: sortKeys(callee.selectorLabels) } }], ports: [tcp(callee.targetPort)] });
   }
+  // The dependency's pod labels are unknown: any pod of its namespace, on its port only.
+  for (const d of dependencies) {
+    const peer = d.namespace === target.namespace ? { podSelector: {} } : nsPeer(d.namespace);
+    egress.push({ to: [peer], ports: [tcp(d.port)] });
+  }
   if (ctx.externalPorts.length > 0) {
     egress.push({
       to: ctx.externalCidrs.map((cidr) => ({ ipBlock: { cidr, except: ctx.externalExcept.length ? [...ctx.externalExcept] : undefined } })),
@@ -218,13 +224,13 @@ function nsPeer(ns: string): k8s.NetworkPolicyPeer {
   return { namespaceSelector: { matchLabels: { [NS_NAME_LABEL]: ns } } };
 }
 
-export function serviceEntrySpec(host: string, port: number): ServiceEntrySpec {
+export function serviceEntrySpec(host: string, ports: readonly number[]): ServiceEntrySpec {
   return {
     hosts: [host],
     location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
     resolution: ServiceEntrySpecResolution.DNS,
     // TLS: the agent speaks HTTPS itself; the sidecar routes on SNI.
-    ports: [{ number: port, name: `tls-${port}`, protocol: 'TLS' }],
+    ports: ports.map((port) => ({ number: port, name: `tls-${port}`, protocol: 'TLS' })),
     // Visible to this namespace only: other teams' egress stays theirs to declare.
     exportTo: ['.'],
   };

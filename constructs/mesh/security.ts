@@ -6,8 +6,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { AuthorizationPolicy, PeerAuthentication, PeerAuthenticationSpecMtlsMode, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/istio-security.istio.io';
 import { AgentSpec } from '../spec';
 import { lazy, MeshContext } from './context';
-import { AgentPlan, MESH_DEFAULTS } from './options';
-import { ALLOW, authorizationPolicyRules, InboundAccess, networkPolicyRules, sortKeys } from './render';
+import { agentHosts } from './egress';
+import { AgentPlan, MESH_DEFAULTS, principalOf } from './options';
+import { ALLOW, authorizationPolicyRules, InboundAccess, networkPolicyRules, sortKeys, uniqSorted } from './render';
 
 /** Namespace-wide PeerAuthentication `<namespace>-mtls`. */
 export function namespacePeerAuthentication(ctx: MeshContext): PeerAuthentication {
@@ -93,11 +94,11 @@ export function agentSecurity(
     dnsPodLabels: d.dnsPodLabels,
     istioNamespace: np?.istioNamespace ?? d.istioNamespace,
     istiodPodLabels: d.istiodPodLabels,
-    externalPorts: (ctx.options.egress?.hosts ?? []).map((h) => h.port ?? MESH_DEFAULTS.egressPort),
+    externalPorts: agentHosts(ctx.options, spec).map((h) => h.port),
     externalCidrs: np?.externalCidrs ?? [...d.externalCidrs],
     externalExcept: np?.externalExcept ?? [...d.externalExcept],
   };
-  const rulesOf = () => networkPolicyRules(access(), callees(), npCtx);
+  const rulesOf = () => networkPolicyRules(access(), callees(), npCtx, spec.dependencies);
   const networkPolicy = new kplus.k8s.KubeNetworkPolicy(ctx.scope, `${spec.name}-NetworkPolicy`, {
     metadata: ctx.metadata(`${spec.name}-allow`, labels),
     spec: {
@@ -111,4 +112,47 @@ export function agentSecurity(
     },
   });
   return { authorizationPolicy, networkPolicy };
+}
+
+/**
+ * Inbound side of in-namespace dependencies (the agents' Redis in their own namespace): the
+ * namespace's default deny covers those pods too, so each gets an AuthorizationPolicy and a
+ * NetworkPolicy `dependency-<service>` admitting exactly its dependents on its port. Their pod
+ * labels are unknown, so both select every pod of the namespace and are limited by the port.
+ */
+export function dependencyAccess(ctx: MeshContext, specs: readonly AgentSpec[]): void {
+  const trustDomain = ctx.options.trustDomain ?? MESH_DEFAULTS.trustDomain;
+  const agents = new Set(specs.map((s) => s.names.service));
+  const byService = new Map<string, { port: Set<number>; dependents: AgentSpec[] }>();
+  for (const s of specs) {
+    for (const d of s.dependencies) {
+      if (d.namespace !== ctx.namespace || agents.has(d.service)) continue;
+      const entry = byService.get(d.service) ?? { port: new Set<number>(), dependents: [] };
+      entry.port.add(d.port);
+      if (!entry.dependents.includes(s)) entry.dependents.push(s);
+      byService.set(d.service, entry);
+    }
+  }
+  for (const [service, { port, dependents }] of [...byService].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const ports = [...port].sort((a, b) => a - b);
+    new AuthorizationPolicy(ctx.scope, `dependency-${service}-AuthorizationPolicy`, {
+      metadata: ctx.metadata(`dependency-${service}`),
+      spec: {
+        action: ALLOW,
+        rules: [{ from: [{ source: { principals: uniqSorted(dependents.map((s) => principalOf(s, trustDomain))) } }], to: [{ operation: { ports: ports.map(String) } }] }],
+      },
+    });
+    if (ctx.options.networkPolicy === false) continue;
+    new kplus.k8s.KubeNetworkPolicy(ctx.scope, `dependency-${service}-NetworkPolicy`, {
+      metadata: ctx.metadata(`dependency-${service}`),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Ingress'],
+        ingress: [{
+          from: dependents.map((s) => ({ podSelector: { matchLabels: sortKeys(s.selectorLabels) } })),
+          ports: ports.map((p) => ({ port: kplus.k8s.IntOrString.fromNumber(p), protocol: 'TCP' })),
+        }],
+      },
+    });
+  }
 }

@@ -24,7 +24,11 @@ declare global {
 }
 
 function modelOf(received: ManifestInput | TrafficModel, options?: TrafficModelOptions): TrafficModel {
-  return received instanceof TrafficModel ? received : new TrafficModel(received, options);
+  if (received instanceof TrafficModel) {
+    if (options) throw new Error('toAllowTraffic/toDenyTraffic: pass options to new TrafficModel(), not to the matcher, when the received value is a model');
+    return received;
+  }
+  return new TrafficModel(received, options);
 }
 
 function flowName(source: TrafficSource, destination: TrafficDestination): string {
