@@ -3,16 +3,15 @@
  * options. Rules aggregate `by (namespace, system, agent)` and join `on (namespace, agent)`,
  * so their number grows with overrides and SLOs, not with agents x alerts.
  */
-import { DURATION_BUCKETS_SECONDS, LABELS, METRICS } from '../../sidecar/contract';
+import { LABELS, METRICS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
 import { ALERT_DOCS, GO_VARS, RuleParams } from './catalog';
 import {
   agentLabels,
   compareThreshold,
   containerSel,
-  promRegex,
+  group,
   infoLabels,
-  latencyBucket,
   num,
   rec,
   sel,
@@ -26,6 +25,7 @@ import {
 } from './context';
 import { modelRuleGroup } from './model-rules';
 import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
+import { burnAlerts, LATENCY_SLO_OBJECTIVE, latencyBucketOf, sloGroup } from './slo-rules';
 import { AlertingRule, RecordingRule, RuleGroup, SeverityLevel } from './types';
 
 /** An alert before severity mapping, runbook URL and stack-wide labels are applied. */
@@ -65,17 +65,6 @@ export function renderAlert(def: AlertDefinition, opts: ResolvedMonitoringOption
     },
   };
 }
-
-/** The burn-rate windows of the multi-window, multi-burn-rate alerts (SRE workbook, sloth, pyrra). */
-export const BURN_RATE_WINDOWS = [
-  { burnRate: 14.4, long: '1h', short: '5m', for: '2m', page: true },
-  { burnRate: 6, long: '6h', short: '30m', for: '15m', page: true },
-  { burnRate: 3, long: '1d', short: '2h', for: '1h', page: false },
-  { burnRate: 1, long: '3d', short: '6h', for: '3h', page: false },
-] as const;
-
-/** The latency SLO is a p95 objective: at most 5% of invocations may be slower than it. */
-export const LATENCY_SLO_OBJECTIVE = 0.95;
 
 const DURATION = METRICS.operationDuration;
 
@@ -144,7 +133,15 @@ function recordingGroup(ctx: SystemContext): RuleGroup {
       expr: `sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total${containerSel(ctx)}[${w15}])) * ${podToAgent}`,
     },
   );
-  // HorizontalPodAutoscalers are named `<agent>-hpa` by AgentService.
+  // Deployments are named like their agent (the canary's `<agent>-canary` finds no agent and drops out).
+  rules.push({
+    record: 'agent:deployment_spec_replicas:sum',
+    expr:
+      `sum by (namespace, agent) (label_replace(kube_deployment_spec_replicas{namespace=~"${ctx.namespaces}"}, "agent", "$1", "deployment", "(.+)"))` +
+      ` * on (namespace, agent) group_left(${cluster}system) ${info}`,
+  });
+  // HorizontalPodAutoscalers are named `<agent>-hpa` by AgentService, KEDA's too (the ScaledObject's
+  // horizontalPodAutoscalerConfig.name); KEDA's default name `keda-hpa-<agent>-scaler` matches as well.
   for (const [record, metric] of [
     ['agent:hpa_current_replicas:sum', 'kube_horizontalpodautoscaler_status_current_replicas'],
     ['agent:hpa_max_replicas:sum', 'kube_horizontalpodautoscaler_spec_max_replicas'],
@@ -153,7 +150,7 @@ function recordingGroup(ctx: SystemContext): RuleGroup {
     rules.push({
       record,
       expr:
-        `sum by (namespace, agent) (label_replace(${metric}{namespace=~"${ctx.namespaces}"}, "agent", "$1", "horizontalpodautoscaler", "(.+)-hpa"))` +
+        `sum by (namespace, agent) (label_replace(${metric}{namespace=~"${ctx.namespaces}"}, "agent", "$1$2", "horizontalpodautoscaler", "keda-hpa-(.+)-scaler|(.+)-hpa"))` +
         ` * on (namespace, agent) group_left(${cluster}system) ${info}`,
     });
   }
@@ -175,6 +172,7 @@ export const INVENTORY_CHUNK = 200;
 function inventoryGroups(ctx: SystemContext): RuleGroup[] {
   const perAgent = ctx.specs.map((spec) => {
     const rules: RecordingRule[] = [{ record: 'agent:info:static', expr: 'vector(1)', labels: infoLabels(ctx, spec) }];
+    if (scalesToZero(spec)) rules.push({ record: 'agent:scale_to_zero:static', expr: 'vector(1)', labels: agentLabels(ctx, spec) });
     for (const key of THRESHOLD_KEYS) {
       const value = thresholdOf(ctx, spec, key);
       if (value !== ctx.opts.thresholds[key]) rules.push({ record: thresholdMetric(key), expr: `vector(${num(value)})`, labels: agentLabels(ctx, spec) });
@@ -225,72 +223,6 @@ function healthScore(ctx: SystemContext): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SLO rules
-// ---------------------------------------------------------------------------------------------
-
-/** Windows the SLO rules record ratios over: every burn-rate window plus each SLO window. */
-function sloWindows(specs: readonly AgentSpec[]): string[] {
-  const base = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'];
-  const extra = specs.map((s) => s.slo?.window).filter((w): w is string => !!w && !base.includes(w));
-  return [...base, ...[...new Set(extra)].sort()];
-}
-
-function sloGroup(ctx: SystemContext): RuleGroup | undefined {
-  const slo = ctx.specs.filter((s) => s.slo);
-  if (slo.length === 0) return undefined;
-  const latency = slo.filter((s) => s.slo?.latencyP95Seconds !== undefined);
-  const rules: RecordingRule[] = [];
-  const { by, on } = ctx;
-
-  // Joins with the objective series pick the SLO agents (and each agent's latency bucket), so the
-  // rules stay the same size however many agents have an SLO.
-  const availability = rec(ctx, 'agent:slo_objective:ratio', 'slo="availability"');
-  for (const w of sloWindows(slo)) {
-    if (w === '5m') continue; // recorded for every agent in the recording group
-    const range = win(ctx, w);
-    rules.push(
-      { record: `agent:invocations:rate${w}`, expr: `sum by (${by}) (rate(${METRICS.invocations}${sel(ctx)}[${range}])) and on(${on}) ${availability}` },
-      {
-        record: `agent:errors:ratio_rate${w}`,
-        expr: `(sum by (${by}) (rate(${METRICS.invocations}${sel(ctx, `${LABELS.outcome}="error"`)}[${range}])) or 0 * ${rec(ctx, `agent:invocations:rate${w}`)}) / ${rec(ctx, `agent:invocations:rate${w}`)}`,
-      },
-    );
-  }
-  if (latency.length > 0) {
-    // Share of calls slower than the objective: the bucket whose `le` the objective series names.
-    const les = [...new Set(latency.map(latencyBucketOf))].sort((a, b) => a - b).map(num);
-    const objective = `(0 * ${rec(ctx, 'agent:slo_objective:ratio', 'slo="latency"')} + 1)`;
-    for (const w of sloWindows(latency)) {
-      const range = win(ctx, w);
-      rules.push({
-        record: `agent:slow_invocations:ratio_rate${w}`,
-        expr:
-          `1 - sum by (${by}) (rate(${DURATION}_bucket${sel(ctx, `le=~"${promRegex(les)}"`)}[${range}]) * on(${on}, le) group_left() ${objective})` +
-          ` / sum by (${by}) (rate(${DURATION}_count${sel(ctx)}[${range}]))`,
-      });
-    }
-  }
-  for (const w of [...new Set(slo.map((s) => s.slo!.window))].sort()) {
-    rules.push({
-      record: 'agent:error_budget:remaining_ratio',
-      expr: `1 - ${rec(ctx, `agent:errors:ratio_rate${w}`)} / on(${on}) group_left() (1 - ${rec(ctx, 'agent:slo_objective:ratio', 'slo="availability"', `slo_window="${w}"`)})`,
-    });
-  }
-  for (const w of [...new Set(latency.map((s) => s.slo!.window))].sort()) {
-    rules.push({
-      record: 'agent:latency_budget:remaining_ratio',
-      expr: `1 - ${rec(ctx, `agent:slow_invocations:ratio_rate${w}`)} / on(${on}) group_left() (1 - ${rec(ctx, 'agent:slo_objective:ratio', 'slo="latency"', `slo_window="${w}"`)})`,
-    });
-  }
-  return group(ctx, `${ctx.system}-agents.slo`, rules);
-}
-
-/** Histogram boundary the agent's latency objective is measured at (rounded up to the next bucket). */
-export function latencyBucketOf(spec: AgentSpec): number {
-  return latencyBucket(spec.slo?.latencyP95Seconds ?? Infinity, DURATION_BUCKETS_SECONDS);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Alerts
 // ---------------------------------------------------------------------------------------------
 
@@ -326,7 +258,14 @@ function builtInAlerts(ctx: SystemContext): BuiltInAlert[] {
     out.push({ name, params, rule: renderAlert(def, o) });
   };
 
-  add('AgentDown', `${info} unless on(${on}) (up${sel(ctx)} == 1)`);
+  // Not for an agent scaled to zero on purpose: its Deployment wants 0 replicas, or it scales to
+  // zero and has no target at all while nothing says it should run (no kube-state-metrics).
+  const up = `up${sel(ctx)}`;
+  const wanted = rec(ctx, 'agent:deployment_spec_replicas:sum');
+  const idle = ctx.specs.some(scalesToZero)
+    ? ` unless on(${on}) (${rec(ctx, 'agent:scale_to_zero:static')} unless on(${on}) ${up} unless on(${on}) (${wanted} > 0))`
+    : '';
+  add('AgentDown', `${info} unless on(${on}) (${up} == 1) unless on(${on}) (${wanted} == 0)${idle}`);
   add(
     'AgentHighErrorRate',
     withInfo(`(${compareThreshold(ctx, rec(ctx, 'agent:errors:ratio_rate5m'), '>', 'errorRatio')}) and on(${on}) ${guard('agent:invocations:rate5m', '5m')}`),
@@ -341,7 +280,7 @@ function builtInAlerts(ctx: SystemContext): BuiltInAlert[] {
   add('AgentHighCpu', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:cpu_usage:ratio_limit'), '>', 'cpuRatio')));
   add('AgentHighMemory', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:memory_working_set:ratio_limit'), '>', 'memoryRatio')));
   add('AgentRestarting', withInfo(compareThreshold(ctx, rec(ctx, 'agent_pod_container:restarts:increase15m'), '>=', 'restarts')));
-  if (ctx.specs.some((s) => s.scaling.kind === 'hpa')) {
+  if (ctx.specs.some((s) => s.scaling.kind !== 'fixed')) {
     add(
       'AgentNotScaling',
       withInfo(
@@ -355,29 +294,7 @@ function builtInAlerts(ctx: SystemContext): BuiltInAlert[] {
     withInfo(`(${compareThreshold(ctx, rec(ctx, 'agent:cache_hits:ratio_rate15m'), '<', 'cacheHitRatio')}) and on(${on}) ${guard('agent:cache_requests:rate15m', '15m')}`),
   );
 
-  const slo = ctx.specs.filter((s) => s.slo);
-  const latency = slo.filter((s) => s.slo?.latencyP95Seconds !== undefined);
-  for (const kind of ['availability', 'latency'] as const) {
-    if ((kind === 'availability' ? slo : latency).length === 0) continue;
-    const ratio = kind === 'availability' ? 'agent:errors:ratio_rate' : 'agent:slow_invocations:ratio_rate';
-    const objective = rec(ctx, 'agent:slo_objective:ratio', `slo="${kind}"`);
-    for (const w of BURN_RATE_WINDOWS) {
-      const name: AlertName =
-        kind === 'availability'
-          ? (w.page ? 'AgentErrorBudgetBurn' : 'AgentErrorBudgetBurnSlow')
-          : (w.page ? 'AgentLatencyBudgetBurn' : 'AgentLatencyBudgetBurnSlow');
-      const over = (window: string) => `(${rec(ctx, `${ratio}${window}`)} > on(${on}) group_left() (${num(w.burnRate)} * (1 - ${objective})))`;
-      add(
-        name,
-        withInfo(`${over(w.long)} and on(${on}) ${over(w.short)} and on(${on}) ${guard(`agent:invocations:rate${w.long}`, w.long)}`),
-        {
-          for: w.for,
-          labels: { slo: kind, burn_rate: num(w.burnRate), long_window: w.long, short_window: w.short },
-          params: { burnRate: num(w.burnRate), longWindow: w.long, shortWindow: w.short },
-        },
-      );
-    }
-  }
+  for (const b of burnAlerts(ctx, withInfo, guard)) add(b.name, b.expr, { for: b.for, labels: b.labels, params: b.params });
   return out;
 }
 
@@ -386,13 +303,14 @@ function alertGroup(ctx: SystemContext): { group: RuleGroup; alerts: BuiltInAler
   return { group: group(ctx, `${ctx.system}-agents.alerts`, alerts.map((a) => a.rule)), alerts };
 }
 
-function group(ctx: SystemContext, name: string, rules: RuleGroup['rules']): RuleGroup {
-  return { name, ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}), rules };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Public functions
 // ---------------------------------------------------------------------------------------------
+
+/** KEDA scales the agent to zero replicas when idle. */
+export function scalesToZero(spec: AgentSpec): boolean {
+  return spec.scaling.kind === 'inflight' && spec.scaling.scaleToZero;
+}
 
 function contexts(specs: readonly AgentSpec[], options: MonitoringOptions): SystemContext[] {
   const opts = resolveOptions(options);

@@ -86,9 +86,11 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v) => `Agent ${v.agent} is down`,
     description: (v, p) =>
       `No metrics target of agent ${v.agent} in namespace ${v.namespace} has been up for ${p.for}: no pod is running, or the sidecar's metrics endpoint is unreachable.`,
-    brief: 'no scrape target of the agent is up (`up == 0` for every pod, or no pod at all)',
+    brief: 'no scrape target of the agent is up (`up == 0` for every pod, or no pod at all), unless it is scaled to zero on purpose',
     meaning:
-      `Prometheus has no successful scrape of any pod of the agent: every target of the scrape job reports ${q('up == 0')}, or the agent has no target at all (Deployment scaled to zero or deleted, pods not scheduled, Service without endpoints).`,
+      `Prometheus has no successful scrape of any pod of the agent: every target of the scrape job reports ${q('up == 0')}, or the agent has no target at all (Deployment deleted, pods not scheduled, Service without endpoints). ` +
+      `An agent scaled to zero on purpose does not fire it: its Deployment wants 0 replicas (${q('kube_deployment_spec_replicas == 0')}, kube-state-metrics), or it scales to zero with KEDA (${q('autoscaling.scaleToZero')}) and has no target at all while nothing says it should run. ` +
+      `Once KEDA wakes it (desired replicas above 0), or a target exists but is down, it fires again.`,
     impact: 'Callers of the agent fail or time out, and every other alert of the agent is blind, since they read the sidecar metrics.',
     diagnosis: [
       'kubectl -n <namespace> get deploy,pods -l app.kubernetes.io/name=<agent>',
@@ -99,7 +101,7 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     mitigation: [
       'If pods are crash-looping, see [AgentRestarting](agent-restarting.md) and roll back the last change (`kubectl rollout undo deploy/<agent>`).',
       'If pods run but the target is down, check that the Service has a port named `metrics` and that a NetworkPolicy lets Prometheus reach port 9464.',
-      'If there are no pods, check the Deployment replicas, the HorizontalPodAutoscaler and quota/scheduling events.',
+      'If there are no pods, check the Deployment replicas, the HorizontalPodAutoscaler (or KEDA ScaledObject: `kubectl -n <namespace> describe scaledobject <agent>-scaler`) and quota/scheduling events.',
     ],
   },
   AgentHighErrorRate: {
@@ -215,9 +217,10 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v) => `Agent ${v.agent} has been at its maximum replicas for a long time`,
     description: (v) =>
       `The HorizontalPodAutoscaler of agent ${v.agent} in namespace ${v.namespace} has run at its maximum of ${v.value} replicas for 30 minutes and cannot add capacity.`,
-    brief: 'HPA current replicas at `maxReplicas` for 30m (kube-state-metrics), when max > min',
+    brief: 'HPA (or KEDA\'s HPA) current replicas at `maxReplicas` for 30m (kube-state-metrics), when max > min',
     meaning:
-      `${q('kube_horizontalpodautoscaler_status_current_replicas')} has been equal to ${q('kube_horizontalpodautoscaler_spec_max_replicas')} (and max > min) for 30 minutes.`,
+      `${q('kube_horizontalpodautoscaler_status_current_replicas')} has been equal to ${q('kube_horizontalpodautoscaler_spec_max_replicas')} (and max > min) for 30 minutes. ` +
+      `For KEDA-scaled agents (${q("autoscaling.metric: 'inflight'")}) this is the HPA KEDA manages: AgentService names it ${q('<agent>-hpa')} (the ScaledObject's ${q('advanced.horizontalPodAutoscalerConfig.name')}); KEDA's default name ${q('keda-hpa-<agent>-scaler')} is matched too.`,
     impact: 'No headroom: more load turns into queueing, latency and errors.',
     diagnosis: [
       'kubectl -n <namespace> describe hpa <agent>-hpa',
@@ -256,9 +259,10 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v, p) => `Agent ${v.agent} is burning its error budget ${p.burnRate}x too fast`,
     description: (v, p) =>
       `${v.value} of the invocations of agent ${v.agent} in namespace ${v.namespace} failed over the last ${p.longWindow} (and still over the last ${p.shortWindow}): ${p.burnRate} times the rate its availability SLO allows.`,
-    brief: 'availability SLO burn rate 14.4x over 1h and 5m, or 6x over 6h and 30m (pages)',
+    brief: 'availability SLO burn rate 14.4x over 1h and 5m, or 6x over 6h and 30m (pages; windows for a 30d SLO, scaled to `slo.window`)',
     meaning:
-      'Multi-window, multi-burn-rate alert (Google SRE workbook, as sloth and pyrra generate it): the error ratio over a long and a short window are both above burn rate x (1 - objective). At 14.4x, 2% of a 30-day budget is gone in 1 hour; at 6x, 5% in 6 hours.',
+      'Multi-window, multi-burn-rate alert (Google SRE workbook, as sloth and pyrra generate it): the error ratio over a long and a short window are both above burn rate x (1 - objective). At 14.4x, 2% of a 30-day budget is gone in 1 hour; at 6x, 5% in 6 hours. ' +
+      'For another `slo.window` the windows and `for:` scale by window / 30d (a 7d SLO: 14m/1m and 1h24m/7m), so each alert still means the same share of the budget spent; the alert\'s `long_window` and `short_window` labels say which.',
     impact: 'The agent will exhaust its error budget within days at this rate; users see failures now.',
     diagnosis: [
       'PromQL: agent:errors:ratio_rate5m{agent="<agent>"}, agent:error_budget:remaining_ratio{agent="<agent>"}',
@@ -276,7 +280,7 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v, p) => `Agent ${v.agent} is slowly burning its error budget (${p.burnRate}x)`,
     description: (v, p) =>
       `${v.value} of the invocations of agent ${v.agent} in namespace ${v.namespace} failed over the last ${p.longWindow} (and over the last ${p.shortWindow}): ${p.burnRate} times the rate its availability SLO allows.`,
-    brief: 'availability SLO burn rate 3x over 1d and 2h, or 1x over 3d and 6h (tickets)',
+    brief: 'availability SLO burn rate 3x over 1d and 2h, or 1x over 3d and 6h (tickets; windows scaled to `slo.window`)',
     meaning:
       'The slow pair of the multi-window, multi-burn-rate alerts: at 3x, 10% of a 30-day budget is gone in a day; at 1x the budget lasts exactly the window. A ticket, not a page.',
     impact: 'The SLO will be missed this window unless the error rate comes down.',
@@ -291,7 +295,7 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v, p) => `Agent ${v.agent} is burning its latency budget ${p.burnRate}x too fast`,
     description: (v, p) =>
       `${v.value} of the invocations of agent ${v.agent} in namespace ${v.namespace} were slower than its latency objective over the last ${p.longWindow} (and the last ${p.shortWindow}): ${p.burnRate} times what a p95 objective allows.`,
-    brief: 'latency SLO (share of calls slower than `latencyP95Seconds`, objective 95%) burning 14.4x over 1h/5m or 6x over 6h/30m (pages)',
+    brief: 'latency SLO (share of calls slower than `latencyP95Seconds`, objective 95%) burning 14.4x over 1h/5m or 6x over 6h/30m (pages; windows scaled to `slo.window`)',
     meaning:
       'A p95 latency objective means at most 5% of invocations may be slower than the objective. The share of slow invocations is read from the histogram bucket at the objective (rounded up to the next OpenTelemetry bucket boundary), over a long and a short window.',
     impact: 'Most users see slow answers now.',
@@ -306,7 +310,7 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
     summary: (v, p) => `Agent ${v.agent} is slowly burning its latency budget (${p.burnRate}x)`,
     description: (v, p) =>
       `${v.value} of the invocations of agent ${v.agent} in namespace ${v.namespace} were slower than its latency objective over the last ${p.longWindow} (and the last ${p.shortWindow}): ${p.burnRate} times what a p95 objective allows.`,
-    brief: 'latency SLO burning 3x over 1d/2h or 1x over 3d/6h (tickets)',
+    brief: 'latency SLO burning 3x over 1d/2h or 1x over 3d/6h (tickets; windows scaled to `slo.window`)',
     meaning: 'The slow pair of the latency burn-rate alerts; a ticket, not a page.',
     impact: 'The latency objective will be missed this window unless latency comes down.',
     diagnosis: ['PromQL: agent:latency_budget:remaining_ratio{agent="<agent>"}, agent:gen_ai_client_operation_duration_seconds:p95_5m{agent="<agent>"}'],

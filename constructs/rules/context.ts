@@ -6,6 +6,7 @@ import { METRICS, TARGET_LABELS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
 import { AlertThresholds, ResolvedMonitoringOptions, ThresholdName } from './options';
+import { RuleGroup } from './types';
 
 export interface SystemContext {
   readonly system: string;
@@ -173,3 +174,8 @@ export function latencyBucket(seconds: number, buckets: readonly number[]): numb
 }
 
 export const M = METRICS;
+
+/** A rule group of the system, with the stack's evaluation interval. */
+export function group(ctx: SystemContext, name: string, rules: RuleGroup['rules']): RuleGroup {
+  return { name, ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}), rules };
+}

@@ -2,7 +2,7 @@
  * Markdown generated from the alert catalog and the rule builders: the runbook pages
  * (docs/runbooks/*.md) and the reference tables of docs/monitoring.md. Pure.
  */
-import { BURN_RATE_WINDOWS } from './agent-rules';
+import { BURN_RATE_WINDOWS } from './slo-rules';
 import { ALERT_DOCS } from './catalog';
 import { MODEL_ALERT_DOCS, MODEL_ALERT_NAMES, MODEL_RECORDING_RULE_DOCS, ModelAlertName } from './model-catalog';
 import { ALERT_NAMES, AlertName, DEFAULT_SEVERITIES, DEFAULT_THRESHOLDS, kebabCase } from './options';
@@ -29,7 +29,9 @@ export const RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
   'agent_pod_container:cpu_usage:ratio_limit': 'Per pod and container (`agent`, `agent-sidecar`): CPU usage over 5m / CPU limit (cAdvisor, kube-state-metrics).',
   'agent_pod_container:memory_working_set:ratio_limit': 'Per pod and container: working set / memory limit.',
   'agent_pod_container:restarts:increase15m': 'Per pod and container: restarts in the last 15m.',
-  'agent:hpa_current_replicas:sum': 'Current replicas of the agent\'s HorizontalPodAutoscaler (`<agent>-hpa`).',
+  'agent:scale_to_zero:static': 'Constant 1 per agent that KEDA scales to zero when idle (`autoscaling.scaleToZero`): AgentDown expects no target for it while nothing says it should run.',
+  'agent:deployment_spec_replicas:sum': 'Replicas the agent\'s Deployment wants (`kube_deployment_spec_replicas`); 0 = scaled to zero on purpose, so AgentDown stays silent.',
+  'agent:hpa_current_replicas:sum': 'Current replicas of the agent\'s HorizontalPodAutoscaler (`<agent>-hpa`, also for KEDA\'s HPA; KEDA\'s default name `keda-hpa-<agent>-scaler` matches too).',
   'agent:hpa_max_replicas:sum': 'maxReplicas of the HPA.',
   'agent:hpa_min_replicas:sum': 'minReplicas of the HPA.',
   'agent:error_ratio:threshold': 'Per-agent override of `errorRatio` (only agents that override it).',
@@ -41,7 +43,7 @@ export const RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
   'agent:cache_hit_ratio:threshold': 'Per-agent override of `cacheHitRatio`.',
   'agent:health:score': 'Health 0-100: -50 x share of pods down, up to -25 for errors (linear to the error threshold), -15 when p95 is over its threshold, -15/-30 for CPU above 60%/80% of the limit, -10/-25 for memory above 70%/85%.',
   'agent:slo_objective:ratio': 'The SLO objective per agent: `slo="availability"` (e.g. 0.995) and `slo="latency"` (0.95 at bucket `le`), with `slo_window`.',
-  'agent:invocations:rate<w>': 'Invocations per second over each SLO window w (30m, 1h, 2h, 6h, 1d, 3d and the SLO window), SLO agents only.',
+  'agent:invocations:rate<w>': 'Invocations per second over each SLO window w (the burn-rate windows of the agent\'s SLO period, e.g. 30m, 1h, 2h, 6h, 1d, 3d for 30d, and the period itself), SLO agents only.',
   'agent:errors:ratio_rate<w>': 'Error ratio over each SLO window w, SLO agents only.',
   'agent:slow_invocations:ratio_rate<w>': 'Share of invocations slower than the latency objective (bucket `le`) over each window w.',
   'agent:error_budget:remaining_ratio': 'Availability error budget left over the SLO window (1 = untouched, 0 = spent, < 0 = overspent).',
@@ -52,7 +54,7 @@ export const RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
 /** The documented name of a recorded series (`agent:errors:ratio_rate1h` -> `agent:errors:ratio_rate<w>`). */
 export function recordingDocKey(record: string): string {
   if (RECORDING_RULE_DOCS[record]) return record;
-  return record.replace(/(rate)(\d+[smhdw])$/, '$1<w>');
+  return record.replace(/(rate)((\d+(ms|s|m|h|d|w|y))+)$/, '$1<w>');
 }
 
 /** One runbook page. */

@@ -4,17 +4,16 @@ export * from './catalog';
 export {
   AlertDefinition,
   BuiltInAlert,
-  BURN_RATE_WINDOWS,
   INVENTORY_CHUNK,
-  LATENCY_SLO_OBJECTIVE,
   alertRules,
   builtInAlertRules,
-  latencyBucketOf,
   recordingRules,
   renderAlert,
   ruleGroups,
   sloRules,
 } from './agent-rules';
+export { BURN_RATE_BASE_WINDOW, BURN_RATE_WINDOWS, burnRateWindows, LATENCY_SLO_OBJECTIVE, latencyBucketOf } from './slo-rules';
+export type { BurnRateWindow } from './slo-rules';
 export * from './helpers';
 export * from './promtool';
 export * from './scrape';

@@ -31,6 +31,20 @@ function monitoringObjects(c: Chart): any[] {
 }
 
 describe('MonitoringStack', () => {
+  test("KEDA's HPA (the name the ScaledObject gives it, or KEDA's default keda-hpa-<ScaledObject>) maps to its agent in the HPA rules", () => {
+    const c = chart();
+    const a = new AgentService(c, 'summarizer', { image: 'ghcr.io/example/summarizer-agent:1.0.0', autoscaling: { metric: 'inflight', scaleToZero: true } });
+    const stack = new MonitoringStack(c, 'monitoring', { services: [a] });
+    const so = Testing.synth(c).find((o: any) => o.kind === 'ScaledObject');
+    const rule = stack.ruleGroups.flatMap((g) => g.rules).find((r) => 'record' in r && r.record === 'agent:hpa_max_replicas:sum')!;
+    const m = /"agent", "([^"]+)", "horizontalpodautoscaler", "([^"]+)"/.exec(rule.expr)!;
+    // label_replace anchors the regex; unmatched groups expand to "".
+    const agentOf = (hpa: string) => hpa.replace(new RegExp(`^(?:${m[2]})$`), m[1].replace(/\$(\d)/g, '$$$1'));
+    expect(agentOf(so.spec.advanced.horizontalPodAutoscalerConfig.name)).toBe('summarizer');
+    expect(agentOf(`keda-hpa-${so.metadata.name}`)).toBe('summarizer');
+    expect(stack.alertNames()).toContain('AgentNotScaling');
+  });
+
   test('snapshot: ServiceMonitor, PrometheusRule, dashboard ConfigMap and GrafanaDashboard', () => {
     const c = chart();
     new MonitoringStack(c, 'monitoring', {

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import * as YAML from 'yaml';
 import {
   ALERT_NAMES,
+  BURN_RATE_WINDOWS,
+  burnRateWindows,
   alertRules,
   AlertingRule,
   isAlertingRule,
@@ -23,6 +25,7 @@ import {
   thresholdAlert,
   UNBOUNDED_ID_LABELS,
 } from '../../constructs/rules';
+import { parseDuration } from '../../constructs/validation';
 import { findBinary, requireServers } from '../support/servers';
 import { exampleSpecs, spec } from './fixtures';
 
@@ -126,6 +129,43 @@ describe('rule groups', () => {
       ['AgentErrorBudgetBurnSlow', '1', '3d', '6h', '3h'],
     ]);
     expect(burn[0].expr).toContain('agent:errors:ratio_rate1h{system="agents"} > on(namespace, agent) group_left() (14.4 * (1 - agent:slo_objective:ratio{system="agents", slo="availability"}))');
+  });
+
+  test('burn-rate windows scale with slo.window (pyrra-style), keeping the factors: same share of the budget per alert', () => {
+    expect(burnRateWindows('30d')).toEqual([...BURN_RATE_WINDOWS]);
+    expect(burnRateWindows('7d').map((w) => [w.burnRate, w.long, w.short, w.for])).toEqual([
+      [14.4, '14m', '1m', '1m'],
+      [6, '1h24m', '7m', '4m'],
+      [3, '5h36m', '28m', '14m'],
+      [1, '16h48m', '1h24m', '42m'],
+    ]);
+    expect(burnRateWindows('28d').map((w) => [w.long, w.short])).toEqual([['56m', '5m'], ['5h36m', '28m'], ['22h24m', '1h52m'], ['2d19h12m', '5h36m']]);
+    // 14.4x over 1/720 of the period spends 2% of the budget, whatever the period.
+    for (const period of ['7d', '28d', '30d', '90d']) {
+      const [fast] = burnRateWindows(period);
+      expect((fast.burnRate * parseDuration(fast.long)) / parseDuration(period)).toBeCloseTo(0.02, 3);
+    }
+    // A 7d and a 30d SLO in one system: each period gets its own alerts, joined with its own objectives.
+    const g = ruleGroups([spec('a', { slo: { availability: 99, window: '7d' } }), spec('b', { slo: { availability: 99.5 } })]);
+    const burn = alerts(g).filter((a) => a.alert === 'AgentErrorBudgetBurn');
+    expect(burn.map((a) => [a.labels?.long_window, a.labels?.short_window])).toEqual([['1h', '5m'], ['6h', '30m'], ['14m', '1m'], ['1h24m', '7m']]);
+    expect(burn[2].expr).toContain('agent:errors:ratio_rate14m{system="agents"} > on(namespace, agent) group_left() (14.4 * (1 - agent:slo_objective:ratio{system="agents", slo="availability", slo_window="7d"}))');
+    // Windows only one period needs are recorded for that period's agents only.
+    expect(records(g).find((r) => r.record === 'agent:invocations:rate14m')!.expr).toContain('slo_window=~"7d"');
+    expect(records(g).filter((r) => r.record === 'agent:error_budget:remaining_ratio')).toHaveLength(1);
+    promtoolCheck(g);
+  });
+
+  test('AgentNotScaling also for KEDA-scaled agents; AgentDown spares agents scaled to zero on purpose', () => {
+    const keda = [spec('a', { autoscaling: { metric: 'inflight', scaleToZero: true } }), spec('b', { autoscaling: { metric: 'inflight' } })];
+    const g = ruleGroups(keda);
+    expect(alerts(g).some((a) => a.alert === 'AgentNotScaling')).toBe(true);
+    expect(alerts(ruleGroups([spec('c', { replicas: 2 })])).some((a) => a.alert === 'AgentNotScaling')).toBe(false);
+    expect(records(g).filter((r) => r.record === 'agent:scale_to_zero:static').map((r) => r.labels?.agent)).toEqual(['a']);
+    const down = alerts(g).find((a) => a.alert === 'AgentDown')!;
+    expect(down.expr).toContain('unless on(namespace, agent) (agent:deployment_spec_replicas:sum{system="agents"} == 0)');
+    expect(down.expr).toContain('agent:scale_to_zero:static{system="agents"} unless on(namespace, agent) up{');
+    promtoolCheck(g);
   });
 
   test('SLO objectives, windows and error budgets come from the agents\' slo', () => {
