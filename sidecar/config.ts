@@ -31,6 +31,7 @@ export interface SidecarConfig {
   readonly maxBatchSize: number;
   readonly maxLabelValues: number;
   readonly maxSeries: number;
+  readonly maxLabelBytes: number;
   readonly requestTimeoutMs: number;
   readonly maxConnections: number;
   readonly shutdownDelayMs: number;
@@ -104,8 +105,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBatchSize', flag: '--max-batch-size', env: SIDECAR_ENV.maxBatchSize, kind: 'int', default: 10000, min: 1, max: 1_000_000, description: 'Most execution records in one POST (413 beyond).' },
   { key: 'maxLabelValues', flag: '--max-label-values', env: SIDECAR_ENV.maxLabelValues, kind: 'int', default: 50, min: 1, max: 10000, description: 'Distinct values kept per label (agent, operation, model, error type); later ones are folded into `other`.' },
   { key: 'maxSeries', flag: '--max-series', env: SIDECAR_ENV.maxSeries, kind: 'int', default: 500, min: 1, max: 100000, description: 'Distinct (agent, operation, model, error type) combinations; later ones are folded into `other`.' },
+  { key: 'maxLabelBytes', flag: '--max-label-bytes', env: SIDECAR_ENV.maxLabelBytes, kind: 'int', default: 16384, min: 128, max: 16 * MiB, description: 'Characters of label values summed over all series (every /metrics line repeats them); a new series past it is folded into `other`. With --max-series it caps the size of /metrics.' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: SIDECAR_ENV.requestTimeoutMs, kind: 'int', default: 10000, min: 100, max: 600000, description: 'Time a client has to send a whole request (408 and close beyond): slow clients cannot hold sockets.' },
-  { key: 'maxConnections', flag: '--max-connections', env: SIDECAR_ENV.maxConnections, kind: 'int', default: 1024, min: 1, max: 1_000_000, description: 'Open connections per listener; further ones are refused.' },
+  { key: 'maxConnections', flag: '--max-connections', env: SIDECAR_ENV.maxConnections, kind: 'int', default: 1024, min: 1, max: 1_000_000, description: 'Open connections per listener. At the cap a new connection closes the oldest idle one (no request in progress), so idle or hostile connections cannot starve the kubelet probes; only when all are busy is it refused.' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: SIDECAR_ENV.shutdownDelayMs, kind: 'int', default: 0, min: 0, max: 600000, description: 'After SIGTERM, keep serving (with /readyz failing) this long before closing, so the agent can flush its last records.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: SIDECAR_ENV.shutdownGraceMs, kind: 'int', default: 10000, min: 0, max: 600000, description: 'After closing the listeners, how long in-flight requests may take before the process exits anyway.' },
   { key: 'processMetrics', flag: '--process-metrics', env: SIDECAR_ENV.processMetrics, kind: 'bool', default: true, description: 'Export prom-client default process/Node.js metrics (process_resident_memory_bytes, ...).' },

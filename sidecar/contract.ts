@@ -70,6 +70,7 @@ export const SIDECAR_ENV = {
   maxBatchSize: 'SIDECAR_MAX_BATCH_SIZE',
   maxLabelValues: 'SIDECAR_MAX_LABEL_VALUES',
   maxSeries: 'SIDECAR_MAX_SERIES',
+  maxLabelBytes: 'SIDECAR_MAX_LABEL_BYTES',
   requestTimeoutMs: 'SIDECAR_REQUEST_TIMEOUT_MS',
   maxConnections: 'SIDECAR_MAX_CONNECTIONS',
   shutdownDelayMs: 'SIDECAR_SHUTDOWN_DELAY_MS',

@@ -48,12 +48,16 @@ export class LabelLimiter {
   readonly model: BoundedLabel;
   readonly errorType: BoundedLabel;
   private readonly tuples = new Set<string>();
-  /** Combinations folded because maxSeries was reached. */
+  /** Combinations folded because maxSeries or maxLabelBytes was reached. */
   seriesFolded = 0;
+  /** Characters of label values over all combinations (what /metrics repeats on every line). */
+  labelBytes = 0;
 
   constructor(
     maxValues: number,
     private readonly maxSeries: number,
+    /** Cap on labelBytes: with maxSeries it bounds the size of /metrics. */
+    private readonly maxLabelBytes = Infinity,
   ) {
     this.agent = new BoundedLabel('agent', maxValues);
     this.operation = new BoundedLabel('operation', maxValues);
@@ -73,8 +77,10 @@ export class LabelLimiter {
     let key = tupleKey(a, o, m, e);
     let accepted = a === agent && o === operation && m === model && e === errorType;
     if (!this.tuples.has(key)) {
-      if (this.tuples.size < this.maxSeries) {
+      const bytes = a.length + o.length + m.length + e.length;
+      if (this.tuples.size < this.maxSeries && this.labelBytes + bytes <= this.maxLabelBytes) {
         this.tuples.add(key);
+        this.labelBytes += bytes;
       } else {
         // Keep the agent (itself bounded) so per-agent totals stay right; fold the rest.
         this.seriesFolded++;

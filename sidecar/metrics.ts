@@ -127,8 +127,8 @@ export class SidecarMetrics {
   /** More values for a metric family registered here (the gateway's model calls share the GenAI families). */
   private readonly extensions = new Map<string, (() => MetricValue[])[]>();
 
-  constructor(opts: { maxLabelValues: number; maxSeries: number; processMetrics: boolean }) {
-    this.limiter = new LabelLimiter(opts.maxLabelValues, opts.maxSeries);
+  constructor(opts: { maxLabelValues: number; maxSeries: number; maxLabelBytes?: number; processMetrics: boolean }) {
+    this.limiter = new LabelLimiter(opts.maxLabelValues, opts.maxSeries, opts.maxLabelBytes);
     // The in-flight gauge shares the agent label bound with executions.
     this.inflightAgents = this.limiter.agent;
     if (opts.processMetrics) client.collectDefaultMetrics({ register: this.registry });

@@ -16,6 +16,8 @@ import { SidecarCache } from './cache';
 import { SidecarConfig } from './config';
 import { SIDECAR_PATHS, SIDECAR_VERSION } from './contract';
 import { Gateway } from './gateway/gateway';
+import { ConnectionGuard, guardConnections, guardProtocol } from './limits';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './validate';
 import { SidecarMetrics } from './metrics';
 import { InboundProxy } from './proxy/listener';
 import { StatsCollector } from './stats';
@@ -25,6 +27,7 @@ const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Longest cache key, in characters after URL decoding. */
 export const MAX_KEY_LENGTH = 512;
 const CACHE_PREFIX = `${SIDECAR_PATHS.cache}/`;
+const RESERVED_NAMESPACE = SIDECAR_PATHS.cacheStats.slice(CACHE_PREFIX.length);
 
 class HttpError extends Error {
   constructor(
@@ -73,6 +76,10 @@ export class Sidecar {
   private shuttingDown?: Promise<void>;
   /** Bytes of request bodies currently buffered, across all connections. */
   private bufferedBytes = 0;
+  /** Per socket, how to give back the body budget of the request being read on it (408 path). */
+  private readonly bodyReaders = new WeakMap<import('node:net').Socket, () => void>();
+  /** Connection caps of the metrics and API listeners. */
+  readonly connections: { metrics: ConnectionGuard; api: ConnectionGuard };
   private readonly bodyBudget: number;
   private readonly metricsContentType: string;
   /** The inbound proxy (the agent's front door), when --proxy is on. */
@@ -88,7 +95,7 @@ export class Sidecar {
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
       });
-    this.metrics = new SidecarMetrics({ maxLabelValues: c.maxLabelValues, maxSeries: c.maxSeries, processMetrics: c.processMetrics });
+    this.metrics = new SidecarMetrics({ maxLabelValues: c.maxLabelValues, maxSeries: c.maxSeries, maxLabelBytes: c.maxLabelBytes, processMetrics: c.processMetrics });
     this.metricsContentType = this.metrics.registry.contentType;
     this.stats = new StatsCollector(c.maxLabelValues);
     this.cache = new SidecarCache(
@@ -123,8 +130,10 @@ export class Sidecar {
     };
     this.metricsServer = http.createServer(serverOptions, (req, res) => this.guard(req, res, this.handleMetrics));
     this.apiServer = http.createServer(serverOptions, (req, res) => this.guard(req, res, this.handleApi));
+    this.connections = { metrics: guardConnections(this.metricsServer, c.maxConnections), api: guardConnections(this.apiServer, c.maxConnections) };
+    guardProtocol(this.metricsServer, { bodyLimit: () => 0, handle: (req, res) => this.guard(req, res, this.handleMetrics), reject: (code) => this.metrics.reject(code) });
+    guardProtocol(this.apiServer, { bodyLimit: (req) => this.bodyLimitOf(req), handle: (req, res) => this.guard(req, res, this.handleApi), reject: (code) => this.metrics.reject(code) });
     for (const s of [this.metricsServer, this.apiServer]) {
-      s.maxConnections = c.maxConnections;
       // A client that stops reading its response cannot hold a socket forever.
       s.timeout = Math.max(60000, c.requestTimeoutMs * 2);
       s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -135,8 +144,11 @@ export class Sidecar {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
         this.metrics.reject(code);
+        // A body half-read when the request timed out gives its budget back now, not when the
+        // client finally closes (the socket is destroyed once the answer is written).
+        this.bodyReaders.get(socket as import('node:net').Socket)?.();
         const body = JSON.stringify({ error: { code, message: err.code ?? err.message } });
-        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
       });
     }
   }
@@ -277,6 +289,7 @@ export class Sidecar {
         if (done) return;
         done = true;
         release();
+        if (this.bodyReaders.get(req.socket) === onTimeout) this.bodyReaders.delete(req.socket);
         req.removeAllListeners('data');
         if (err) {
           // Discard the rest rather than close at once: closing a socket with unread data sends
@@ -290,6 +303,8 @@ export class Sidecar {
           reject(err);
         }
       };
+      const onTimeout = () => finish(new HttpError(408, 'request_timeout', 'the request did not arrive in time'));
+      if (req.socket) this.bodyReaders.set(req.socket, onTimeout);
       req.on('data', (chunk: Buffer) => {
         if (done) return;
         size += chunk.length;
@@ -315,13 +330,14 @@ export class Sidecar {
     // The body is parsed as JSON whatever the Content-Type says (curl -d sends a form type);
     // only multipart, which is never JSON, is refused up front.
     const ct = req.headers['content-type'];
-    if (ct !== undefined && ct.startsWith('multipart/')) {
+    if (ct !== undefined && ct.slice(0, 10).toLowerCase() === 'multipart/') {
       throw new HttpError(415, 'unsupported_media_type', `expected application/json, got ${ct.slice(0, 100)}`);
     }
     const latin1 = await this.readBody(req, this.config.maxBodyBytes);
     if (latin1.length === 0) throw new HttpError(400, 'bad_json', 'request body is empty; expected JSON');
     // Bodies are UTF-8; only decode when a byte above 0x7f is present.
     const text = /[\u0080-\u00ff]/.test(latin1) ? Buffer.from(latin1, 'latin1').toString('utf8') : latin1;
+    if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) throw new HttpError(400, 'bad_json', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     try {
       return JSON.parse(text);
     } catch (e) {
@@ -349,6 +365,14 @@ export class Sidecar {
       default:
         throw notFound(path);
     }
+  }
+
+  /** Largest body the API route of `req` accepts (for Expect: 100-continue). */
+  private bodyLimitOf(req: http.IncomingMessage): number {
+    const path = pathOf(req.url);
+    if (path.startsWith(CACHE_PREFIX)) return this.config.cacheMaxValueBytes;
+    if (Gateway.matches(path)) return this.config.providerMaxBodyBytes;
+    return this.config.maxBodyBytes;
   }
 
   private handleProbe(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
@@ -431,6 +455,8 @@ export class Sidecar {
     if (!NAMESPACE_RE.test(ns)) {
       throw new HttpError(400, 'invalid_namespace', `namespace must match ${NAMESPACE_RE.source}, got "${ns.slice(0, 80)}"`);
     }
+    // /v1/cache/stats is the statistics route: a namespace of that name could be written but never cleared.
+    if (ns === RESERVED_NAMESPACE) throw new HttpError(400, 'invalid_namespace', `namespace "${RESERVED_NAMESPACE}" is reserved (GET /v1/cache/stats is the statistics route)`);
     if (slash < 0 || slash === rest.length - 1) {
       // /v1/cache/{namespace}: only DELETE (clear the namespace).
       allow(req, 'DELETE');

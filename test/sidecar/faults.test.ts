@@ -91,7 +91,7 @@ describe('malformed and invalid bodies', () => {
   });
 
   test('deeply nested JSON does not crash the parser', async () => {
-    await expectError(await postJson(executions(), '['.repeat(30000) + ']'.repeat(30000)), 400, 'invalid_record');
+    await expectError(await postJson(executions(), '['.repeat(30000) + ']'.repeat(30000)), 400, 'bad_json');
   });
 
   test('in-flight updates are validated too', async () => {
