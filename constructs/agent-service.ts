@@ -7,6 +7,7 @@ import { inflightScaledObject } from './agent/scaled-object';
 import { k8sResources, podTemplatePatches, RUN_AS_USER, toolEnv, volumeClaimTemplates } from './agent/pod-template';
 import { AgentPodProps, AgentResourceQuantities } from './agent/props';
 import { modelsAgentEnv, modelsSecretEnv, modelsSidecarEnv } from './models';
+import { redisSidecarEnv, redisSidecarSecretEnv } from './redis';
 import { fromReferenceConfig, ReferenceAgentConfig } from './reference-config';
 import { agentServicePorts, setAppProtocols } from './service-ports';
 import {
@@ -100,7 +101,10 @@ export interface AgentSidecarOptions {
   readonly cacheMaxValueBytes?: number;
   /** TTL of cache entries written without `?ttl=`. @default 300 */
   readonly cacheDefaultTtlSeconds?: number;
-  /** Shared cache tier on Redis, so replicas share results. @default none (local only) */
+  /**
+   * Shared cache tier on Redis given as a URL without credentials (a URL with a password is
+   * rejected: use `redis` with `passwordSecret`). @default none (local only)
+   */
   readonly redisUrl?: string;
   /**
    * The inbound proxy, the agent's front door: the Service's `http` port targets the sidecar
@@ -110,6 +114,44 @@ export interface AgentSidecarOptions {
    * agent's own reports reach the metrics. @default true
    */
   readonly proxy?: boolean;
+  /** Shared cache tier on Redis, credentials from Secrets. @default none (local only) */
+  readonly redis?: AgentRedisOptions;
+}
+
+/** A Secret key holding one value. */
+export interface AgentRedisSecretRef {
+  /** Name of the Secret in the agent's namespace. */
+  readonly secretName: string;
+  /** Key in the Secret. */
+  readonly key: string;
+}
+
+/**
+ * The sidecar's shared cache tier. The Redis Service becomes a dependency of this agent
+ * (MeshPolicy opens its egress to it), an external host an egress host.
+ */
+export interface AgentRedisOptions {
+  /** A Service name (the agent's namespace), `<service>.<namespace>.svc`, or an external host. @default none: required unless urlSecret is set */
+  readonly host?: string;
+  /** @default 6379 */
+  readonly port?: number;
+  /** rediss:// (TLS). @default false */
+  readonly tls?: boolean;
+  /** Database number. @default 0 */
+  readonly db?: number;
+  /** ACL user. @default none (the default user) */
+  readonly username?: string;
+  /** Secret key holding the password (sent as SIDECAR_REDIS_PASSWORD). @default none */
+  readonly passwordSecret?: AgentRedisSecretRef;
+  /** Secret key holding the whole redis:// URL instead of host/port/tls/db/username/password. @default none */
+  readonly urlSecret?: AgentRedisSecretRef;
+  /**
+   * Key prefix in Redis. By default every agent has its own (`agent-cache:<namespace>/<name>:`),
+   * so agents sharing one Redis never read or clear each other's entries; give several agents the
+   * same prefix to share a cache between them on purpose.
+   * @default `agent-cache:<namespace>/<name>:`
+   */
+  readonly keyPrefix?: string;
 }
 
 /** Service level objective of one agent, read by MonitoringStack. */
@@ -444,7 +486,7 @@ export class AgentService extends Construct {
           { name: 'metrics', number: spec.sidecar.metricsPort, protocol: kplus.Protocol.TCP },
           ...(spec.sidecar.proxy ? [{ name: 'http', number: spec.sidecar.proxyPort, protocol: kplus.Protocol.TCP }] : []),
         ],
-        envVariables: sidecarEnv(spec),
+        envVariables: sidecarEnv(this, spec),
         securityContext: restrictedContainerSecurity(),
         resources: cdk8sPlusResources(spec.sidecar.resources),
         liveness: httpProbe(SIDECAR_PATHS.healthz, spec.sidecar.metricsPort, 10, 2, 3),
@@ -501,7 +543,7 @@ function agentEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.EnvVa
   return env;
 }
 
-function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
+function sidecarEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.EnvValue> {
   const s = spec.sidecar;
   const env: Record<string, string> = {
     [SIDECAR_ENV.agentName]: spec.name,
@@ -513,7 +555,7 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
     [SIDECAR_ENV.cacheMaxValueBytes]: String(s.cacheMaxValueBytes),
     [SIDECAR_ENV.cacheDefaultTtlSeconds]: String(s.cacheDefaultTtlSeconds),
   };
-  if (s.redisUrl) env[SIDECAR_ENV.redisUrl] = s.redisUrl;
+  if (s.redis) Object.assign(env, redisSidecarEnv(s.redis));
   if (spec.models) Object.assign(env, modelsSidecarEnv(spec.models));
   // Every container gets SIGTERM at once: keep serving while the agent drains, so its last records count.
   env[SIDECAR_ENV.shutdownDelayMs] = String(spec.drainSeconds * 1000);
@@ -531,7 +573,14 @@ function sidecarEnv(spec: AgentSpec): Record<string, kplus.EnvValue> {
   }
   // V8 lets garbage grow to ~2x the live heap without a cap: size the old space to 75% of the limit.
   env.NODE_OPTIONS = `--max-old-space-size=${Math.max(64, Math.floor((parseMemory(s.resources.limits.memory) / 2 ** 20) * 0.75))}`;
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
+  const out: Record<string, kplus.EnvValue> = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
+  // The metrics listener binds the pod IP only (the sidecar's own default is 0.0.0.0).
+  out[SIDECAR_ENV.metricsHost] = kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_IP);
+  for (const [k, ref] of Object.entries(s.redis ? redisSidecarSecretEnv(s.redis) : {})) {
+    const secret = kplus.Secret.fromSecretName(scope, `SidecarSecret${k}`, ref.secretName);
+    out[k] = kplus.EnvValue.fromSecretValue({ secret, key: ref.key });
+  }
+  return out;
 }
 
 function httpProbe(path: string, port: number, periodSeconds: number, timeoutSeconds: number, failureThreshold: number): kplus.Probe {

@@ -7,6 +7,7 @@ import {
   SIDECAR_VERSION,
 } from '../sidecar/contract';
 import { agentEnvNames, checkModels, ModelsSpec, modelsSchema, normalizeModels } from './models';
+import { normalizeRedis, RedisSpec, redisSchema, redisUrlSchema } from './redis';
 import {
   dns1035Label,
   dns1123Label,
@@ -116,7 +117,8 @@ export const sidecarSchema = z.strictObject({
   cacheMaxBytes: positiveInt().optional(),
   cacheMaxValueBytes: positiveInt().optional(),
   cacheDefaultTtlSeconds: positiveInt().optional(),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  redisUrl: redisUrlSchema.optional(),
+  redis: redisSchema.optional(),
   proxy: z.boolean().optional(),
 });
 
@@ -207,6 +209,9 @@ export const agentServicePropsSchema = z
       sidecarEphemeralLimit: sidecarResources?.limits?.ephemeralStorage ?? DEFAULTS.sidecar.resources.limits.ephemeralStorage,
     })) {
       ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
+    if (typeof p.sidecar === 'object' && p.sidecar.redis && p.sidecar.redisUrl) {
+      ctx.addIssue({ code: 'custom', path: ['sidecar', 'redisUrl'], message: 'set either redisUrl or redis, not both' });
     }
     const reserved = ['AGENT_ID', 'NAMESPACE', 'AGENT_SIDECAR_URL'];
     for (const name of [...Object.keys(p.env ?? {}), ...Object.keys(p.secretEnv ?? {})]) {
@@ -364,10 +369,13 @@ export interface AgentSpec {
     readonly cacheMaxBytes: number;
     readonly cacheMaxValueBytes: number;
     readonly cacheDefaultTtlSeconds: number;
+    /** Plain URL of the shared tier (no credentials), when it is not in a Secret. */
     readonly redisUrl?: string;
     /** The inbound proxy: the agent's front door (the Service targets it; the agent is reached through it only). */
     readonly proxy: boolean;
     readonly proxyPort: number;
+    /** The shared tier: URL or URL Secret, password Secret, key prefix (per agent by default). */
+    readonly redis?: RedisSpec;
   };
   readonly slo?: { readonly availability: number; readonly latencyP95Seconds?: number; readonly window: string };
   readonly canary?: { readonly image: string; readonly version: string; readonly replicas: number };
@@ -465,6 +473,12 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   const models = normalizeModels(p.models);
   const egressHosts: AgentEgressHost[] = [];
   const dependencies: AgentDependency[] = [];
+  const redis = sidecarEnabled ? normalizeRedis(sidecarProps.redis, sidecarProps.redisUrl, namespace, name) : undefined;
+  if (redis?.endpoint?.inCluster) {
+    dependencies.push({ kind: 'redis', service: redis.endpoint.service!, namespace: redis.endpoint.namespace!, port: redis.endpoint.port, source: 'sidecar.redis' });
+  } else if (redis?.endpoint) {
+    egressHosts.push({ host: redis.endpoint.host, port: redis.endpoint.port, source: 'sidecar.redis' });
+  }
   for (const m of models?.providers ?? []) {
     if (!m.inCluster) {
       egressHosts.push({ host: m.host, port: m.port, source: `models.${m.provider}` });
@@ -529,7 +543,8 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
       cacheMaxBytes: sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes,
       cacheMaxValueBytes: sidecarProps.cacheMaxValueBytes ?? Math.min(SIDECAR_MAX_VALUE_BYTES, sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes),
       cacheDefaultTtlSeconds: sidecarProps.cacheDefaultTtlSeconds ?? DEFAULTS.sidecar.cache.defaultTtlSeconds,
-      redisUrl: sidecarProps.redisUrl,
+      redisUrl: redis?.url,
+      redis,
       proxy,
       proxyPort: SIDECAR_PROXY_PORT,
     },

@@ -83,7 +83,7 @@ const MiB = 1024 * 1024;
 
 /** Every sidecar setting, in the order `--help` and docs/sidecar.md list them. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'metricsHost', flag: '--metrics-host', env: SIDECAR_ENV.metricsHost, kind: 'host', default: '0.0.0.0', description: 'Bind address of the read-only listener (/metrics, /healthz, /readyz); the pod IP by default.' },
+  { key: 'metricsHost', flag: '--metrics-host', env: SIDECAR_ENV.metricsHost, kind: 'host', default: '0.0.0.0', description: 'Bind address of the read-only listener (/metrics, /healthz, /readyz). AgentService sets it to the pod IP (downward API `status.podIP`); run by hand it listens on every address.' },
   { key: 'metricsPort', flag: '--metrics-port', env: SIDECAR_ENV.metricsPort, kind: 'port', default: SIDECAR_METRICS_PORT, description: 'Port of the read-only listener (0 picks a free port).' },
   { key: 'apiHost', flag: '--api-host', env: SIDECAR_ENV.apiHost, kind: 'host', default: SIDECAR_API_HOST, description: 'Bind address of the API listener; loopback so only containers of the pod reach it.' },
   { key: 'apiPort', flag: '--api-port', env: SIDECAR_ENV.apiPort, kind: 'port', default: SIDECAR_API_PORT, description: 'Port of the API listener (0 picks a free port).' },
