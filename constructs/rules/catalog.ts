@@ -247,7 +247,7 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
       'Capacity evictions mean the cache is too small; TTL evictions mean entries expire before reuse.',
     ],
     mitigation: [
-      'Raise `cacheMaxEntries`/`cacheMaxBytes` or `cacheDefaultTtlSeconds`; share the cache across replicas with `redisUrl`.',
+      'Raise `cacheMaxEntries`/`cacheMaxBytes` or `cacheDefaultTtlSeconds`; share the cache across replicas with `sidecar.redis`.',
       'If the workload has no repeats, disable the alert (`disabledAlerts`) or lower `cacheHitRatio` for the agent.',
     ],
   },
