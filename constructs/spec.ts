@@ -474,11 +474,6 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   const egressHosts: AgentEgressHost[] = [];
   const dependencies: AgentDependency[] = [];
   const redis = sidecarEnabled ? normalizeRedis(sidecarProps.redis, sidecarProps.redisUrl, namespace, name) : undefined;
-  if (redis?.endpoint?.inCluster) {
-    dependencies.push({ kind: 'redis', service: redis.endpoint.service!, namespace: redis.endpoint.namespace!, port: redis.endpoint.port, source: 'sidecar.redis' });
-  } else if (redis?.endpoint) {
-    egressHosts.push({ host: redis.endpoint.host, port: redis.endpoint.port, source: 'sidecar.redis' });
-  }
   for (const m of models?.providers ?? []) {
     if (!m.inCluster) {
       egressHosts.push({ host: m.host, port: m.port, source: `models.${m.provider}` });
@@ -491,9 +486,10 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
   const persistence = normalizePersistence(p);
   const proxy = proxyEnabled(p);
   const port = p.port ?? DEFAULTS.port;
-  const redis = redisTarget(sidecarEnabled ? sidecarProps.redisUrl : undefined, namespace);
-  if (redis.dependency) dependencies.push(redis.dependency);
-  if (redis.egressHost) egressHosts.push(redis.egressHost);
+  // Where Redis is (host/port, also given next to a urlSecret), for MeshPolicy's egress.
+  const redisWhere = redisTarget(redis?.endpoint ? `redis://${redis.endpoint.host}:${redis.endpoint.port}` : undefined, namespace);
+  if (redisWhere.dependency) dependencies.push(redisWhere.dependency);
+  if (redisWhere.egressHost) egressHosts.push(redisWhere.egressHost);
   return {
     name,
     namespace,

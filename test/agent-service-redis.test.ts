@@ -58,8 +58,8 @@ describe('sidecar.redis in AgentService', () => {
     expect(w[SIDECAR_ENV.redisPassword]).toBeUndefined();
     expect(JSON.stringify(manifests)).not.toMatch(/redis:\/\/[^"]*:[^"@]*@/);
     // MeshPolicy renders this agent's egress from its dependencies.
-    expect(services[0].spec.dependencies).toContainEqual({ kind: 'redis', service: 'redis', namespace: 'cache', port: 6380, source: 'sidecar.redis' });
-    expect(services[1].spec.dependencies).toContainEqual({ kind: 'redis', service: 'redis', namespace: 'cache', port: 6379, source: 'sidecar.redis' });
+    expect(services[0].spec.dependencies).toContainEqual({ kind: 'redis', service: 'redis', namespace: 'cache', port: 6380, source: 'sidecar.redisUrl' });
+    expect(services[1].spec.dependencies).toContainEqual({ kind: 'redis', service: 'redis', namespace: 'cache', port: 6379, source: 'sidecar.redisUrl' });
   });
 
   test('a bare Service name is in the agent namespace; an external host is an egress host', () => {
@@ -68,10 +68,10 @@ describe('sidecar.redis in AgentService', () => {
       { id: 'writer', props: { sidecar: { redis: { host: 'cache.example.com', port: 6380, tls: true, passwordSecret: { secretName: 's', key: 'k' } } } } },
       { id: 'critic', props: { sidecar: { redisUrl: 'redis://redis:6379' } } },
     ]);
-    expect(services[0].spec.dependencies).toEqual([{ kind: 'redis', service: 'redis', namespace: 'team-a', port: 6379, source: 'sidecar.redis' }]);
-    expect(services[1].spec.egressHosts).toContainEqual({ host: 'cache.example.com', port: 6380, source: 'sidecar.redis' });
+    expect(services[0].spec.dependencies).toEqual([{ kind: 'redis', service: 'redis', namespace: 'team-a', port: 6379, source: 'sidecar.redisUrl' }]);
+    expect(services[1].spec.egressHosts).toContainEqual({ host: 'cache.example.com', port: 6380, source: 'sidecar.redisUrl' });
     expect(services[1].spec.dependencies).toEqual([]);
-    expect(services[2].spec.dependencies).toEqual([{ kind: 'redis', service: 'redis', namespace: 'team-a', port: 6379, source: 'sidecar.redis' }]);
+    expect(services[2].spec.dependencies).toEqual([{ kind: 'redis', service: 'redis', namespace: 'team-a', port: 6379, source: 'sidecar.redisUrl' }]);
   });
 
   test('a redisUrl carrying a password is refused with a clear error naming the field; so are incomplete settings', () => {
