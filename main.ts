@@ -45,7 +45,7 @@ export class MultiAgentChart extends Chart {
       env: { LOG_LEVEL: 'info', SANDBOX: 'gvisor' },
       secretEnv: modelKey,
       replicas: 3,
-      terminationGracePeriodSeconds: 300,
+      terminationGracePeriodSeconds: 600,   // long sandboxed runs: above the 300 s route timeout plus the 15 s drain
       canary: { image: 'ghcr.io/example/coder-agent:1.0.0-rc.1' },
     });
 

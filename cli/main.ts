@@ -225,8 +225,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
 /**
  * Runs the package's manifest validator (schemas of core kinds and CRDs, Pod Security and
  * naming policies) on the built objects; a problem points at the agent that owns the object.
- * The validator ships in lib/testing and needs the dev dependencies ajv and kubernetes-models:
- * without them validation is skipped with a note.
+ * The validator ships in lib/testing and needs the runtime dependencies ajv and kubernetes-models
+ * (when a trimmed install lacks them, validation is skipped with a note).
  */
 async function validateObjects(source: SourceFile, spec: SystemSpec, built: BuiltSystem): Promise<{ errors: Diagnostic[]; warnings: Diagnostic[]; note?: string }> {
   let testing: typeof import('../testing');

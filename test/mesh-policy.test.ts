@@ -245,6 +245,15 @@ describe('VirtualService', () => {
     ]);
   });
 
+  test('the default 300 s route timeout counts too: terminationGracePeriodSeconds 300 with the 15 s drain is a warning', () => {
+    const s = quietly(() => system({}, { coder: { terminationGracePeriodSeconds: 300 } }));
+    expect(s.mesh.warnings).toEqual([
+      'agents.coder.timeout (300s, the default route timeout) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds 300 - drainSeconds 15 = 285s): raise terminationGracePeriodSeconds on multi-agents/coder or calls are cut during rollouts',
+    ]);
+    // The defaults (330 s grace) leave room for the default timeout plus the drain.
+    expect(quietly(() => system()).mesh.warnings).toEqual([]);
+  });
+
   test('retries: false (or attempts 0) disables retries explicitly', () => {
     for (const retries of [false as const, { attempts: 0 }]) {
       const vs = one(synth(system({ agents: { planner: { retries } } })), 'VirtualService', 'planner');

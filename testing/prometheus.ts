@@ -213,17 +213,18 @@ export interface PromtoolTestFile {
   readonly rule_files?: readonly string[];
   readonly evaluation_interval?: string;
   readonly group_eval_order?: readonly string[];
-  readonly tests: ReadonlyArray<Record<string, unknown>>;
+  readonly tests: readonly object[];
   readonly [key: string]: unknown;
 }
 
-/** One promtool test case (an entry of a test file's `tests:`). */
+/** One promtool test case (an entry of a test file's `tests:`); no index signature, so typed test interfaces (MonitoringStack's) are accepted. */
 export interface PromtoolTestCase {
   readonly interval?: string;
   readonly input_series?: ReadonlyArray<{ readonly series: string; readonly values: string }>;
-  readonly alert_rule_test?: ReadonlyArray<Record<string, unknown>>;
-  readonly promql_expr_test?: ReadonlyArray<Record<string, unknown>>;
-  readonly [key: string]: unknown;
+  readonly name?: string;
+  readonly alert_rule_test?: readonly object[];
+  readonly promql_expr_test?: readonly object[];
+  readonly external_labels?: Readonly<Record<string, string>>;
 }
 
 /** Input of `promtoolTest`. */

@@ -1,2 +1,2 @@
-export { AgentDashboardOptions, agentDashboard, agentDashboards, dashboardQueries, dashboardUid } from './agent-dashboard';
-export type { Dashboard, DashboardPanel } from './agent-dashboard';
+export { agentDashboard, agentDashboards, dashboardQueries, dashboardUid } from './agent-dashboard';
+export type { AgentDashboardOptions, Dashboard, DashboardPanel } from './agent-dashboard';

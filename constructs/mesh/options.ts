@@ -345,12 +345,13 @@ function planAgent(spec: AgentSpec, o: AgentOptions, problems: Problems, warning
   const timeout = o.timeout ?? MESH_DEFAULTS.timeout;
   // A terminating pod gets terminationGracePeriodSeconds, minus the preStop drain, to finish its calls.
   const shutdownBudget = spec.terminationGracePeriodSeconds - spec.drainSeconds;
-  const checkShutdown = (t: string | undefined, path: PropertyKey[]) => {
+  const checkShutdown = (t: string | undefined, path: PropertyKey[], isDefault = false) => {
     if (t !== undefined && istioSeconds(t) > shutdownBudget) {
-      warnings.push(line(at(...path), `(${t}) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} - drainSeconds ${spec.drainSeconds} = ${shutdownBudget}s): raise terminationGracePeriodSeconds on ${spec.constructPath} or calls are cut during rollouts`));
+      warnings.push(line(at(...path), `(${t}${isDefault ? ', the default route timeout' : ''}) is longer than a terminating pod has to finish calls (terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} - drainSeconds ${spec.drainSeconds} = ${shutdownBudget}s): raise terminationGracePeriodSeconds on ${spec.constructPath} or calls are cut during rollouts`));
     }
   };
-  checkShutdown(o.timeout, ['timeout']);
+  // The default timeout counts too: terminationGracePeriodSeconds: 300 with the 300 s default cuts calls.
+  checkShutdown(timeout, ['timeout'], o.timeout === undefined);
   (o.routes ?? []).forEach((r, i) => checkShutdown(r.timeout, ['routes', i, 'timeout']));
   const agentRetries = o.retries;
   const routes: RoutePlan[] = [];

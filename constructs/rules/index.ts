@@ -1,9 +1,8 @@
 export * from './types';
 export * from './options';
 export * from './catalog';
+export type { AlertDefinition, BuiltInAlert } from './agent-rules';
 export {
-  AlertDefinition,
-  BuiltInAlert,
   INVENTORY_CHUNK,
   alertRules,
   builtInAlertRules,

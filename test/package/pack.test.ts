@@ -51,4 +51,12 @@ describe('npm pack', () => {
     expect(subpaths.length).toBeGreaterThan(0);
     for (const [sub, types] of subpaths) expect(pkg.typesVersions['*'][sub]).toEqual([types]);
   });
+
+  test('every import of the package in README.md and docs/ names an exported entry point', () => {
+    const docs = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const specifiers = docs.flatMap((d) => [...fs.readFileSync(path.join(ROOT, d), 'utf8').matchAll(/from '(cdk8s-agents(?:\/[^']*)?)'/g)].map((m) => `${d}: ${m[1]}`));
+    expect(specifiers.length).toBeGreaterThan(3);
+    const exported = new Set(Object.keys(pkg.exports).map((k) => k.replace(/^\./, 'cdk8s-agents')));
+    expect(specifiers.filter((s) => !exported.has(s.split(': ')[1]))).toEqual([]);
+  });
 });
