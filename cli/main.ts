@@ -5,6 +5,8 @@ import { parseArgs } from 'util';
 import { systemSpecJsonSchemaText } from '../system/json-schema';
 import { parseSystemSpec, SystemSpec, SystemSpecError } from '../system/system-spec';
 import { BuiltSystem, buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
+import { InvalidInput, UsageError } from './errors';
+import { EXIT_FLOWS_DIFFER, runTraffic, TRAFFIC_HELP, TRAFFIC_USAGE } from './traffic';
 import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
 
 /** Exit codes (documented in --help and docs/agent-system.md). */
@@ -14,6 +16,8 @@ export const EXIT = {
   invalidInput: 1,
   /** Unknown command or option, missing argument. */
   usage: 2,
+  /** traffic --expect-declared: the allowed flows differ from the declared ones. */
+  flowsDiffer: EXIT_FLOWS_DIFFER,
   /** A bug: anything else that went wrong (EX_SOFTWARE). */
   internal: 70,
 } as const;
@@ -26,6 +30,8 @@ Usage:
   cdk8s-agents synth <system.yaml> [--out <dir>] [--layout single|per-agent|per-resource]
   cdk8s-agents validate <system.yaml>
   cdk8s-agents schema [--out <file>]
+  cdk8s-agents traffic <system.yaml | manifests.yaml | dir> [--format table|grid|mermaid|dot|json]
+                       [--out <file>] [--expect-declared [--system <system.yaml>]]
   cdk8s-agents help [command]
   cdk8s-agents --version
 
@@ -38,6 +44,10 @@ Commands:
              build every object in memory, without writing anything.
   schema     Print the JSON Schema of system.yaml (for editor completion), or write it
              to --out.
+  traffic    Print which flows the objects allow (agent to agent, Prometheus scrapes,
+             ingress, egress hosts, dependencies): a table, a grid, Mermaid or Graphviz
+             DOT; --expect-declared fails when they differ from the declared call graph.
+             See \`cdk8s-agents help traffic\`.
 
 Options:
   -o, --out <dir>      synth: output folder (default: dist). Files listed by a previous
@@ -80,6 +90,7 @@ Exit codes:
       (or --out holds a kustomization.yaml that cdk8s-agents did not write)
   2   usage error: unknown command or option, missing or extra argument, --out is a file
       or cannot be written
+  3   traffic --expect-declared: the objects allow an undeclared flow or deny a declared one
   70  internal error: a bug in cdk8s-agents; set CDK8S_AGENTS_DEBUG=1 for the stack trace
 
 Environment:
@@ -90,6 +101,7 @@ const COMMAND_HELP: Record<string, string> = {
   synth: 'Usage: cdk8s-agents synth <system.yaml> [--out <dir>] [--layout single|per-agent|per-resource] [--quiet]',
   validate: 'Usage: cdk8s-agents validate <system.yaml> [--quiet]',
   schema: 'Usage: cdk8s-agents schema [--out <file>]',
+  traffic: TRAFFIC_USAGE,
   help: 'Usage: cdk8s-agents help [command]',
 };
 
@@ -100,12 +112,6 @@ export interface Io {
   readonly cwd: string;
 }
 
-class UsageError extends Error {}
-class InvalidInput extends Error {
-  constructor(public readonly diagnostics: Diagnostic[]) {
-    super(`${diagnostics.length} problem(s)`);
-  }
-}
 
 /** Runs the CLI and returns its exit code. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -134,6 +140,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 }
 
 async function dispatch(argv: readonly string[], io: Io): Promise<number> {
+  // traffic has options of its own (cli/traffic.ts).
+  if (argv[0] === 'traffic') return runTraffic(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -167,9 +175,10 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   };
   switch (command) {
     case 'help':
-      if (rest[0] !== undefined && !COMMAND_HELP[rest[0]]) throw new UsageError(`unknown command "${rest[0]}" (commands: synth, validate, schema, help)`);
-      if (rest[0] !== undefined) io.stdout(`${COMMAND_HELP[rest[0]]}\n\n`);
-      io.stdout(HELP);
+      if (rest[0] !== undefined && !COMMAND_HELP[rest[0]]) throw new UsageError(`unknown command "${rest[0]}" (commands: synth, validate, schema, traffic, help)`);
+      if (rest[0] === 'traffic') io.stdout(TRAFFIC_HELP);
+      else if (rest[0] !== undefined) io.stdout(`${COMMAND_HELP[rest[0]]}\n\n`);
+      if (rest[0] !== 'traffic') io.stdout(HELP);
       return EXIT.ok;
     case 'synth': {
       const file = onePositional('synth', rest);
@@ -218,7 +227,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     default:
-      throw new UsageError(`unknown command "${command}" (commands: synth, validate, schema, help)`);
+      throw new UsageError(`unknown command "${command}" (commands: synth, validate, schema, traffic, help)`);
   }
 }
 

@@ -49,8 +49,12 @@ export function toTable(m: TrafficMatrix): string {
 /** The agent-to-agent cells as a square grid (x: allowed). */
 export function toGrid(m: TrafficMatrix): string {
   const allowed = new Set(m.cells.filter((c) => c.kind === 'call' && c.allowed).map((c) => `${c.from}\u0000${c.to}`));
-  const w = Math.max(6, ...m.agents.map((a) => a.length));
-  const header = `${'caller \\ callee'.padEnd(w)} | ${m.agents.map((_a, i) => String(i + 1).padStart(2)).join(' ')}`;
-  const rows = m.agents.map((a, i) => `${`${String(i + 1).padStart(2)} ${a}`.padEnd(w)} | ${m.agents.map((b) => (allowed.has(`${a}\u0000${b}`) ? ' x' : ' .')).join(' ')}`);
+  // Row labels are `NN name`; the header and every row pad to the widest of them.
+  const num = String(m.agents.length).length;
+  const label = (a: string, i: number) => `${String(i + 1).padStart(num)} ${a}`;
+  const w = Math.max('caller \\ callee'.length, ...m.agents.map((a, i) => label(a, i).length));
+  const cw = Math.max(2, num);
+  const header = `${'caller \\ callee'.padEnd(w)} | ${m.agents.map((_a, i) => String(i + 1).padStart(cw)).join(' ')}`;
+  const rows = m.agents.map((a, i) => `${label(a, i).padEnd(w)} | ${m.agents.map((b) => (allowed.has(`${a}\u0000${b}`) ? 'x' : '.').padStart(cw)).join(' ')}`);
   return [header, ...rows].join('\n') + '\n';
 }
