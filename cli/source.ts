@@ -151,7 +151,9 @@ export function formatDiagnostic(d: Diagnostic, excerpt = true): string {
   ].join('\n');
 }
 
-/** Diagnostics in file order (line, then column), stable for equal positions. */
+/** Diagnostics by file (in the order they were found), then line and column; stable for equal positions. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
-  return ds.map((d, i) => ({ d, i })).sort((a, b) => a.d.line - b.d.line || a.d.column - b.d.column || a.i - b.i).map((x) => x.d);
+  const files = [...new Set(ds.map((d) => d.file))];
+  const rank = (d: Diagnostic) => files.indexOf(d.file);
+  return ds.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.d.line - b.d.line || a.d.column - b.d.column || a.i - b.i).map((x) => x.d);
 }

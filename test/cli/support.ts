@@ -12,7 +12,7 @@ export const EXAMPLE = path.join(ROOT, 'examples', 'system.yaml');
 export function requireBuiltCli(): void {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` (npm test builds first)`);
   const built = fs.statSync(CLI).mtimeMs;
-  const sources = ['cli/main.ts', 'cli/render.ts', 'cli/source.ts', 'system/system-spec.ts', 'system/agent-system.ts'];
+  const sources = ['cli/main.ts', 'cli/traffic.ts', 'cli/render.ts', 'cli/source.ts', 'system/system-spec.ts', 'system/agent-system.ts'];
   const stale = sources.filter((s) => fs.statSync(path.join(ROOT, s)).mtimeMs > built + 1000);
   if (stale.length) throw new Error(`lib/ is older than ${stale.join(', ')}: run \`npx tsc -p .\``);
 }
