@@ -24,6 +24,7 @@ import {
   winSeconds,
 } from './context';
 import { modelRuleGroup } from './model-rules';
+import { edgeRuleGroup } from './edge-rules';
 import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
 import { burnAlerts, LATENCY_SLO_OBJECTIVE, latencyBucketOf, sloGroup } from './slo-rules';
 import { AlertingRule, RecordingRule, RuleGroup, SeverityLevel } from './types';
@@ -350,6 +351,7 @@ export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptio
     const s = sloGroup(ctx);
     if (s) out.push(s);
     out.push(alertGroup(ctx).group);
+    out.push(edgeRuleGroup(ctx));
     const m = modelRuleGroup(ctx);
     if (m) out.push(m);
   }

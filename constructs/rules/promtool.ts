@@ -15,6 +15,7 @@ import { ALERT_DOCS, renderValue, RuleParams, TemplateVars } from './catalog';
 import { formatDuration, infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
 import { ALERT_NAMES, AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor } from './options';
 import { modelPromtoolTests } from './model-rules';
+import { edgePromtoolTests } from './edge-rules';
 import { RuleGroup } from './types';
 
 /** One input series of a promtool test (expanding notation values). */
@@ -81,7 +82,7 @@ export function promtoolSuites(specs: readonly AgentSpec[], options: MonitoringO
     out.push({
       system,
       ruleGroups: groups.filter((g) => g.name.startsWith(`${system}-agents.`)),
-      tests: [...gen.tests, ...modelPromtoolTests(ctx)],
+      tests: [...gen.tests, ...modelPromtoolTests(ctx), ...edgePromtoolTests(ctx)],
       untestable: gen.untestable,
     });
   }

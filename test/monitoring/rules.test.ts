@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { EDGE_ALERT_NAMES } from '../../constructs/rules/edge-catalog';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
@@ -58,7 +59,7 @@ describe('rule groups', () => {
   const groups = ruleGroups(exampleSpecs());
 
   test('inventory, recording, SLO and alert groups per system, in evaluation order', () => {
-    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts']);
+    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts', 'agents-agents.edge']);
     expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording']);
     expect(sloRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.slo']);
     expect(alertRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.alerts']);
@@ -87,7 +88,7 @@ describe('rule groups', () => {
 
   test('every alert has severity, summary, description with agent and value, and a runbook page that exists', () => {
     const list = alerts(groups);
-    expect(new Set(list.map((a) => a.alert))).toEqual(new Set(ALERT_NAMES));
+    expect(new Set(list.map((a) => a.alert))).toEqual(new Set([...ALERT_NAMES, ...EDGE_ALERT_NAMES]));
     for (const a of list) {
       expect(a.labels?.severity).toMatch(/^(info|warning|critical)$/);
       expect(a.annotations?.summary).toContain('{{ $labels.agent }}');
