@@ -31,7 +31,7 @@ Usage:
   cdk8s-agents validate <system.yaml>
   cdk8s-agents schema [--out <file>]
   cdk8s-agents traffic <system.yaml | manifests.yaml | dir> [--format table|grid|mermaid|dot|json]
-                       [--out <file>] [--expect-declared [--system <system.yaml>]]
+                       [--out <file>] [--expect-declared] [--system <system.yaml>]
   cdk8s-agents help [command]
   cdk8s-agents --version
 

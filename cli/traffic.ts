@@ -9,7 +9,7 @@ import { parseArgs } from 'util';
 import { isMap, LineCounter, parseAllDocuments } from 'yaml';
 import type { AgentSpec } from '../constructs/spec';
 import { parseSystemSpec, SystemSpec, SystemSpecError } from '../system/system-spec';
-import { FlowCell, TrafficJwt, toDot, toGrid, toMermaid, toTable, TrafficMatrix, trafficMatrix, TrafficModel } from '../testing/traffic';
+import { FlowCell, MatrixOptions, TrafficJwt, toDot, toGrid, toMermaid, toTable, TrafficMatrix, trafficMatrix, TrafficModel } from '../testing/traffic';
 import type { K8sObject } from '../testing/types';
 import { InvalidInput, UsageError } from './errors';
 import { BuiltSystem, buildSystem } from './render';
@@ -21,7 +21,7 @@ export const EXIT_FLOWS_DIFFER = 3;
 export const FORMATS = ['table', 'grid', 'mermaid', 'dot', 'json'] as const;
 export type TrafficFormat = (typeof FORMATS)[number];
 
-export const TRAFFIC_USAGE = 'Usage: cdk8s-agents traffic <system.yaml | manifests.yaml | dir> [--format table|grid|mermaid|dot|json] [--out <file>] [--expect-declared [--system <system.yaml>]]';
+export const TRAFFIC_USAGE = 'Usage: cdk8s-agents traffic <system.yaml | manifests.yaml | dir> [--format table|grid|mermaid|dot|json] [--out <file>] [--expect-declared] [--system <system.yaml>]';
 
 export const TRAFFIC_HELP = `${TRAFFIC_USAGE}
 
@@ -42,7 +42,11 @@ Options:
   --expect-declared    compare with what the system declares (its call graph, entry agents,
                        egress hosts, dependencies, scrapes): exit ${EXIT_FLOWS_DIFFER} when the objects allow a
                        flow that is not declared or deny a declared one, listing each on stderr
-  --system <file>      the system file that declares the flows, when the input is manifests
+  --system <file>      for manifests input: the system file that declares the flows and gives
+                       the cluster facts (mesh.prometheus.namespace, mesh.trustDomain, the
+                       gateway's namespace, agents' ingress.namespaces); a system file input
+                       gives them itself. Without one: Prometheus in monitoring, the ingress
+                       gateway in istio-ingress, trust domain cluster.local
   -h, --help           show this help
 
 Exit codes: 0 success; 1 invalid input (file:line:column errors); 2 usage error;
@@ -112,7 +116,6 @@ export function runTraffic(argv: readonly string[], io: Io): number {
   if (positionals.length !== 1) throw new UsageError(`traffic: expected one system file, manifests file or folder, got ${positionals.length ? positionals.join(' ') : 'none'} (${TRAFFIC_USAGE})`);
   const format = (values.format ?? 'table') as TrafficFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`traffic: --format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
-  if (values.system !== undefined && !values['expect-declared']) throw new UsageError('traffic: --system only goes with --expect-declared');
 
   const input = positionals[0];
   const loaded = loadInput(input, io.cwd);
@@ -123,8 +126,9 @@ export function runTraffic(argv: readonly string[], io: Io): number {
   }
   if (values['expect-declared'] && !system) throw new UsageError(`traffic: --expect-declared on manifests needs the system file that declares the flows: --system <system.yaml>`);
 
-  const model = new TrafficModel(loaded.objects);
-  const matrix = trafficMatrix(model);
+  const options = system ? matrixOptions(system.spec) : {};
+  const model = new TrafficModel(loaded.objects, options.model);
+  const matrix = trafficMatrix(model, options);
   const check = values['expect-declared'] && system ? checkDeclared(model, matrix, declaredFlows(system.spec, system.built.system.agentSpecs, matrix)) : undefined;
   const text = render(matrix, format, check);
   if (values.out !== undefined) {
@@ -179,9 +183,10 @@ export function declaredFlows(spec: SystemSpec, agentSpecs: readonly AgentSpec[]
   const withJwt = new Map<string, { jwt: TrafficJwt; path: string }>();
   for (const [a, b] of spec.calls) keys.add(`call ${key(a)} -> ${key(b)}`);
   const gateway = spec.gateway;
-  if (gateway && (gateway.gateway?.namespace ?? 'istio-ingress') === 'istio-ingress') {
+  if (gateway) {
+    const ns = gateway.gateway?.namespace ?? DEFAULT_INGRESS.namespace;
     for (const r of gateway.routes) {
-      const flow = `ingress ingress istio-ingress -> ${key(r.agent)}`;
+      const flow = `ingress ingress ${ns} -> ${key(r.agent)}`;
       if (!gateway.jwt) {
         keys.add(flow);
         continue;
@@ -191,7 +196,7 @@ export function declaredFlows(spec: SystemSpec, agentSpecs: readonly AgentSpec[]
       withJwt.set(flow, { jwt: { issuer: gateway.jwt.issuer, audiences: gateway.jwt.audiences, claims }, path: r.pathPrefix ?? '/' });
     }
   }
-  for (const a of spec.agents) if (a.ingress?.namespaces?.includes('istio-ingress')) keys.add(`ingress ingress istio-ingress -> ${key(a.name)}`);
+  for (const a of spec.agents) for (const ns of a.ingress?.namespaces ?? []) keys.add(`ingress ingress ${ns} -> ${key(a.name)}`);
   const meshHosts = (spec.mesh.egress?.hosts ?? []).map((h) => (typeof h === 'string' ? `${h}:443` : `${h.host}:${h.port ?? 443}`));
   const unscraped = new Set<string>();
   for (const a of agentSpecs) {
@@ -199,8 +204,26 @@ export function declaredFlows(spec: SystemSpec, agentSpecs: readonly AgentSpec[]
     for (const d of a.dependencies) keys.add(`dependency ${key(a.name)} -> ${d.service}.${d.namespace}:${d.port}`);
     if (!a.sidecar.enabled) unscraped.add(key(a.name));
   }
-  for (const c of matrix.cells) if (c.kind === 'scrape' && !unscraped.has(c.to)) keys.add(cellKey(c));
+  if (spec.mesh.prometheus !== false) for (const c of matrix.cells) if (c.kind === 'scrape' && !unscraped.has(c.to)) keys.add(cellKey(c));
   return { keys, withJwt };
+}
+
+const DEFAULT_INGRESS = { namespace: 'istio-ingress', serviceAccount: 'istio-ingressgateway' };
+
+/**
+ * Cluster facts from the system file: where Prometheus runs, the trust domain, and the ingress
+ * sources (istio-ingress, the gateway's namespace, every namespace an agent admits by `ingress`).
+ */
+export function matrixOptions(spec: SystemSpec): MatrixOptions {
+  const ingress = new Map<string, string>([[DEFAULT_INGRESS.namespace, DEFAULT_INGRESS.serviceAccount]]);
+  if (spec.gateway) ingress.set(spec.gateway.gateway?.namespace ?? DEFAULT_INGRESS.namespace, spec.gateway.gateway?.serviceAccount ?? DEFAULT_INGRESS.serviceAccount);
+  for (const a of spec.agents) for (const ns of a.ingress?.namespaces ?? []) if (!ingress.has(ns)) ingress.set(ns, DEFAULT_INGRESS.serviceAccount);
+  const prometheus = spec.mesh.prometheus === false ? undefined : spec.mesh.prometheus?.namespace;
+  return {
+    prometheus: prometheus ? { namespace: prometheus } : undefined,
+    ingress: [...ingress].map(([namespace, serviceAccount]) => ({ namespace, serviceAccount })),
+    model: spec.mesh.trustDomain ? { trustDomain: spec.mesh.trustDomain } : undefined,
+  };
 }
 
 /** Every allowed cell must be declared and every declared cell allowed. */

@@ -145,6 +145,42 @@ describe('cdk8s-agents traffic <dir of synthesized YAML>', () => {
   });
 });
 
+describe('cluster facts from the system file', () => {
+  const SYSTEM = `name: demo
+namespace: demo
+mesh:
+  trustDomain: corp.example
+  prometheus: { namespace: observability }
+agents:
+  - name: front
+    image: ghcr.io/acme/front:1.0.0
+    calls: [worker]
+    ingress: { namespaces: [partner] }
+  - name: worker
+    image: ghcr.io/acme/worker:1.0.0
+`;
+
+  test('Prometheus namespace, trust domain and ingress namespaces: from the system file or --system', () => {
+    const dir = tmpdir();
+    writeFile(dir, 'system.yaml', SYSTEM);
+    const r = cli(['traffic', 'system.yaml', '--expect-declared'], { cwd: dir });
+    expect(r.stderr).toContain('every declared flow is allowed and every other one denied');
+    expect(r.code).toBe(0);
+    expect(cell(r.stdout, 'ingress', 'ingress partner', 'front')).toBe('ALLOW ingress ingress partner -> front');
+    expect(cell(r.stdout, 'ingress', 'ingress partner', 'worker')).toMatch(/^DENY ingress ingress partner -> worker: .*namespace partner/);
+    expect(cell(r.stdout, 'scrape', 'prometheus (mesh)', 'worker')).toBe('ALLOW scrape prometheus (mesh) -> worker');
+
+    expect(cli(['synth', 'system.yaml', '--out', 'out', '--quiet'], { cwd: dir }).code).toBe(0);
+    // The manifests alone: Prometheus assumed in monitoring, which this system does not admit.
+    const defaults = cli(['traffic', 'out'], { cwd: dir });
+    expect(defaults.code).toBe(0);
+    expect(cell(defaults.stdout, 'scrape', 'prometheus (mesh)', 'worker')).toMatch(/^DENY scrape prometheus \(mesh\) -> worker: /);
+    const withSystem = cli(['traffic', 'out', '--system', 'system.yaml'], { cwd: dir });
+    expect(cell(withSystem.stdout, 'scrape', 'prometheus (mesh)', 'worker')).toBe('ALLOW scrape prometheus (mesh) -> worker');
+    expect(withSystem.stdout).toBe(r.stdout);
+  });
+});
+
 describe('cdk8s-agents traffic: usage and bad system files', () => {
   test('a bad system file gives file:line errors like validate (exit 1); a missing path too', () => {
     const dir = tmpdir();
