@@ -36,6 +36,7 @@ export interface SidecarConfig {
   readonly maxConnections: number;
   readonly shutdownDelayMs: number;
   readonly shutdownGraceMs: number;
+  readonly exitWithParent: boolean;
   readonly processMetrics: boolean;
   readonly logLevel: LogLevel;
   /** `NAME=URL` entries (gateway/providers.ts parses them). */
@@ -110,6 +111,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: SIDECAR_ENV.maxConnections, kind: 'int', default: 1024, min: 1, max: 1_000_000, description: 'Open connections per listener. At the cap a new connection closes the oldest idle one (no request in progress), so idle or hostile connections cannot starve the kubelet probes; only when all are busy is it refused.' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: SIDECAR_ENV.shutdownDelayMs, kind: 'int', default: 0, min: 0, max: 600000, description: 'After SIGTERM, keep serving (with /readyz failing) this long before closing, so the agent can flush its last records.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: SIDECAR_ENV.shutdownGraceMs, kind: 'int', default: 10000, min: 0, max: 600000, description: 'After closing the listeners, how long in-flight requests may take before the process exits anyway.' },
+  { key: 'exitWithParent', flag: '--exit-with-parent', env: SIDECAR_ENV.exitWithParent, kind: 'bool', default: true, description: 'Shut down gracefully (as on SIGTERM) when the parent process exits, e.g. `npx` killed by a signal it does not forward; off as PID 1 or a child of PID 1.' },
   { key: 'processMetrics', flag: '--process-metrics', env: SIDECAR_ENV.processMetrics, kind: 'bool', default: true, description: 'Export prom-client default process/Node.js metrics (process_resident_memory_bytes, ...).' },
   { key: 'proxy', flag: '--proxy', env: SIDECAR_ENV.proxy, kind: 'bool', default: false, description: 'Run the inbound proxy: the agent\'s front door, measuring, limiting and draining every request to --upstream.' },
   { key: 'proxyHost', flag: '--proxy-host', env: SIDECAR_ENV.proxyHost, kind: 'host', default: '0.0.0.0', description: 'Bind address of the inbound proxy; the pod IP by default (the Service targets it).' },

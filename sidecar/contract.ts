@@ -75,6 +75,7 @@ export const SIDECAR_ENV = {
   maxConnections: 'SIDECAR_MAX_CONNECTIONS',
   shutdownDelayMs: 'SIDECAR_SHUTDOWN_DELAY_MS',
   shutdownGraceMs: 'SIDECAR_SHUTDOWN_GRACE_MS',
+  exitWithParent: 'SIDECAR_EXIT_WITH_PARENT',
   processMetrics: 'SIDECAR_PROCESS_METRICS',
   providers: 'SIDECAR_PROVIDERS',
   providerApis: 'SIDECAR_PROVIDER_APIS',
