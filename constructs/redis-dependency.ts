@@ -4,7 +4,7 @@
  * AgentSpec.dependencies; other DNS names become egressHosts; IP addresses cannot be matched to a
  * Service and yield nothing (MeshPolicy then blocks the connection: use a host name).
  */
-import type { AgentDependency, AgentEgressHost } from './spec';
+import type { AgentDependency, AgentEgressHost } from './agent/spec-types';
 
 export const REDIS_DEFAULT_PORT = 6379;
 const SOURCE = 'sidecar.redisUrl';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseMemory } from '../validation';
 import { extendedOf, extendedResourceProblems, ResourcesInput } from './resources';
-import type { AgentDependency, AgentEgressHost } from '../spec';
+import type { AgentDependency, AgentEgressHost } from './spec-types';
 import { podSettingsShape } from './pod-settings';
 import { AgentAffinity, AgentEnvFrom, AgentInitContainer, AgentToleration, AgentVolume, AgentVolumeMount } from './props';
 
