@@ -329,61 +329,47 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
   const reference = 'agent_id' in raw;
   if (reference) {
     const camelOnly = keys.filter((k) => !REFERENCE_AGENT_KEYS.includes(k) && CAMEL_AGENT_KEYS.includes(k));
-    if (camelOnly.length > 0) {
-      for (const k of camelOnly) {
-        issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a camelCase field, but this agent uses the reference form (agent_id): write the agent in one form (camelCase: name, image, ...; reference: agent_id, image, tag, ...)` });
-      }
-      return undefined;
+    for (const k of camelOnly) {
+      issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a camelCase field, but this agent uses the reference form (agent_id): write the agent in one form (camelCase: name, image, ...; reference: agent_id, image, tag, ...)` });
     }
-    const parsed = referenceSystemAgentSchema.safeParse(raw);
-    if (!parsed.success) {
-      issues.push(...fromZod(parsed.error.issues, path, referenceSystemAgentSchema));
-      return undefined;
-    }
+    const parsed = checkShape(referenceSystemAgentSchema, omitKeys(raw, camelOnly.map((k) => [k])), path, issues);
+    if (!parsed) return undefined;
     const { routing_rules: routingRules, load_balancer: loadBalancer, ...agentPart } = parsed.data;
     const props = fromReferenceConfig(agentPart, `agents[${index}]`);
     const withSystem = { ...props, system: system.name, namespace: system.namespace } as AgentServiceProps;
+    // The props and the mesh options are checked apart: problems of one do not hide the other's.
     const checked = agentServicePropsSchema.safeParse(withSystem);
     if (!checked.success) {
       issues.push(...checked.error.issues.map((i) => ({ path: [...path, ...referencePath(i.path as (string | number)[], i.message, parsed.data.tag !== undefined)], message: i.message })));
-      return undefined;
     }
-    const { options: mesh, problems } = referenceMeshToOptions({ routingRules, loadBalancer }, checked.data.port ?? DEFAULTS.port);
-    if (problems.length) {
-      issues.push(...problems.map((pr) => ({ path: [...path, ...pr.path], message: pr.message })));
-      return undefined;
-    }
+    const { options: mesh, problems } = referenceMeshToOptions({ routingRules, loadBalancer }, (checked.success ? checked.data.port : props.port) ?? DEFAULTS.port);
+    issues.push(...problems.map((pr) => ({ path: [...path, ...pr.path], message: pr.message })));
+    // An unknown field was reported: the rest was checked without it, but the agent is not built.
+    if (!checked.success || problems.length > 0 || parsed.stripped || camelOnly.length > 0) return undefined;
     return { name: parsed.data.agent_id, index, form: 'reference', props: withSystem, mesh };
   }
 
   const referenceOnly = keys.filter((k) => REFERENCE_AGENT_KEYS.includes(k) && !CAMEL_AGENT_KEYS.includes(k));
-  if (referenceOnly.length > 0 && 'name' in raw) {
-    for (const k of referenceOnly) {
-      issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a reference-form field, but this agent uses the camelCase form (name): write the agent in one form${didYouMean(k, CAMEL_AGENT_KEYS)}` });
-    }
-    return undefined;
-  }
-  if (referenceOnly.length > 0) {
+  if (referenceOnly.length > 0 && !('name' in raw)) {
     issues.push({ path, message: `reference-form fields (${referenceOnly.join(', ')}) need "agent_id"; camelCase agents need "name"` });
     return undefined;
   }
-  const parsed = systemAgentSchema.safeParse(raw);
-  if (!parsed.success) {
-    issues.push(...fromZod(parsed.error.issues, path, systemAgentSchema));
-    return undefined;
+  for (const k of referenceOnly) {
+    issues.push({ path: [...path, k], atKey: true, message: `"${k}" is a reference-form field, but this agent uses the camelCase form (name): write the agent in one form${didYouMean(k, CAMEL_AGENT_KEYS)}` });
   }
+  const parsed = checkShape(systemAgentSchema, omitKeys(raw, referenceOnly.map((k) => [k])), path, issues);
+  if (!parsed) return undefined;
   const d = parsed.data as Record<string, unknown>;
   if (d.namespace !== undefined && d.namespace !== system.namespace) {
     issues.push({ path: [...path, 'namespace'], message: `("${String(d.namespace)}") must be the system namespace "${system.namespace}" or be omitted: the mesh and monitoring of a system live in one namespace` });
-    return undefined;
   }
   if (d.system !== undefined && d.system !== system.name) {
     issues.push({ path: [...path, 'system'], message: `("${String(d.system)}") must be the system name "${system.name}" or be omitted` });
-    return undefined;
   }
+  const wrongPlace = (d.namespace !== undefined && d.namespace !== system.namespace) || (d.system !== undefined && d.system !== system.name);
   const props: Record<string, unknown> = {};
   const mesh: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
+  for (const [k, v] of Object.entries(parsed.value)) {
     if (k === 'calls' || k === 'ingress' || k === 'alertThresholds') continue;
     if (k === 'canary') {
       // One canary block: the Deployment (image, version, replicas) and the mesh weight.
@@ -403,7 +389,36 @@ function parseAgent(raw: unknown, index: number, system: { name: string; namespa
     issues.push(...fromZod(checked.error.issues, path, agentServicePropsSchema));
     return undefined;
   }
+  // An unknown field was reported: the rest was checked without it, but the agent is not built.
+  if (parsed.stripped || referenceOnly.length > 0 || wrongPlace) return undefined;
   return { name: String(d.name), index, form: 'camelCase', props: withSystem, mesh: mesh as MeshAgentOptionsInput, ingress: d.ingress as IngressPeerInput | undefined, alertThresholds: d.alertThresholds as AlertThresholdsInput | undefined };
+}
+
+/**
+ * Checks an agent entry against its form's schema. Unknown fields do not hide the entry's other
+ * problems (cross-field rules, the mesh options): when they are the only shape problems, they are
+ * reported and the entry without them is checked on (`stripped`). Undefined when it cannot go on.
+ */
+function checkShape<S extends z.ZodType>(schema: S, value: Record<string, unknown>, path: (string | number)[], issues: SpecIssue[]): { data: z.output<S>; value: Record<string, unknown>; stripped: boolean } | undefined {
+  const first = schema.safeParse(value);
+  if (first.success) return { data: first.data, value, stripped: false };
+  issues.push(...fromZod(first.error.issues, path, schema));
+  if (!first.error.issues.every((i) => i.code === 'unrecognized_keys')) return undefined;
+  const unknown = first.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => [...(i.path as (string | number)[]), k]) : []));
+  const rest = omitKeys(value, unknown);
+  const second = schema.safeParse(rest);
+  return second.success ? { data: second.data, value: rest, stripped: true } : undefined;
+}
+
+/** A copy of `value` without the keys at `paths` (each path ends with the key). */
+function omitKeys(value: Record<string, unknown>, paths: readonly (readonly (string | number)[])[]): Record<string, unknown> {
+  const copy = structuredClone(value);
+  for (const p of paths) {
+    let node: unknown = copy;
+    for (const seg of p.slice(0, -1)) node = isPlainObject(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[seg] : undefined;
+    if (isPlainObject(node)) delete node[String(p[p.length - 1])];
+  }
+  return copy;
 }
 
 // camelCase AgentService prop paths back to the reference fields they came from.

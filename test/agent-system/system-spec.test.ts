@@ -122,7 +122,7 @@ describe('parseSystemSpec: reference form', () => {
   });
 
   test('mixing forms in one agent is rejected, naming the foreign field', () => {
-    expect(lines({ agents: [{ agent_id: 'p', image: IMAGE, tag: '1', autoscaling: {} }] })).toEqual([
+    expect(lines({ agents: [{ agent_id: 'p', image: 'ghcr.io/x/p', tag: '1.0', autoscaling: {} }] })).toEqual([
       expect.stringMatching(/^agents\[0\]\.autoscaling: "autoscaling" is a camelCase field, but this agent uses the reference form \(agent_id\)/),
     ]);
     expect(lines({ agents: [{ name: 'p', image: IMAGE, health_check: {} }] })).toEqual([
