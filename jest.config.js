@@ -10,4 +10,6 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // After jest's summary, a list of the server-backed tests skipped for a missing binary.
+  reporters: ['default', '<rootDir>/test/support/skip-reporter.js'],
 };

@@ -5,6 +5,7 @@ import { rateOfChangeAlert, thresholdAlert } from '../../constructs/rules';
 import { promtoolTest, PromtoolNotFoundError } from '../../testing';
 import { validateManifests } from '../../testing/validate';
 import { requireServers } from '../support/servers';
+import { noteSkip } from '../support/skips';
 
 const MONITORING_KINDS = ['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'GrafanaDashboard'];
 
@@ -164,7 +165,7 @@ describe('MonitoringStack', () => {
       expect(result.output).toContain('SUCCESS');
       expect(result.ok).toBe(true);
     } catch (e) {
-      if (e instanceof PromtoolNotFoundError && !requireServers()) return console.warn(`*** SKIPPED: ${e.message} ***`);
+      if (e instanceof PromtoolNotFoundError && !requireServers()) return noteSkip('promtoolTest(stack) of a MonitoringStack', 'promtool');
       throw e;
     }
   }, 120000);

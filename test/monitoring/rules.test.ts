@@ -28,6 +28,7 @@ import {
 } from '../../constructs/rules';
 import { parseDuration } from '../../constructs/validation';
 import { findBinary, requireServers } from '../support/servers';
+import { noteSkip } from '../support/skips';
 import { exampleSpecs, spec } from './fixtures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -39,7 +40,7 @@ function promtoolCheck(groups: RuleGroup[]): void {
   const bin = findBinary('promtool');
   if (!bin) {
     if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
-    console.warn('*** SKIPPED promtool check rules: promtool not on PATH ***');
+    noteSkip('promtool check rules', 'promtool');
     return;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-rules-'));
@@ -301,7 +302,7 @@ describe('generated promtool unit tests', () => {
     const bin = findBinary('promtool');
     if (!bin) {
       if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
-      console.warn('*** SKIPPED promtool test rules: promtool not on PATH ***');
+      noteSkip('promtool test rules for a stack with other options', 'promtool');
       return;
     }
     const specs = [

@@ -2,7 +2,8 @@
  * Real servers for tests: Prometheus, Redis and the agent sidecar, each started as a child
  * process bound to 127.0.0.1 on a free port, with its files in a temporary directory.
  *
- * Tests that need a binary that is not installed are skipped with a loud warning, unless
+ * Tests that need a binary that is not installed are skipped with a loud warning (and a line in
+ * the run's closing summary, see skips.ts), unless
  * CDK8S_AGENTS_REQUIRE_SERVERS=1, in which case they fail (CI sets it so a missing
  * binary can never turn into a silently green run).
  *
@@ -14,6 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { noteSkip } from './skips';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -68,7 +70,7 @@ export function describeWithBinary(names: string | string[], title: string, fn: 
     });
     return;
   }
-  console.warn(`\n*** SKIPPED *** ${message}. Install it or set CDK8S_AGENTS_REQUIRE_SERVERS=1 to fail instead.\n`);
+  noteSkip(title, missing);
   describe.skip(title, fn);
 }
 

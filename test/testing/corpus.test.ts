@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { findPromtool, validateManifests } from '../../testing';
 import { BUILTIN_RULES } from '../../testing/builtin';
+import { noteSkip } from '../support/skips';
 import { FIXTURES, loadYaml } from './support';
 
 const dir = path.join(FIXTURES, 'broken');
@@ -14,7 +15,7 @@ const havePromtool = !!findPromtool();
 if (!havePromtool) {
   const msg = 'promtool is not installed: the promtool fixtures of the corpus are SKIPPED';
   if (process.env.CDK8S_AGENTS_REQUIRE_SERVERS === '1') throw new Error(msg);
-  console.warn(msg);
+  noteSkip('the promtool fixtures of the broken-manifest corpus', 'promtool');
 }
 
 interface Expectation {

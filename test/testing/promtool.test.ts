@@ -1,10 +1,11 @@
 import { findPromtool, promtoolTest, PromtoolNotFoundError, RuleGroup, validateManifests } from '../../testing';
+import { noteSkip } from '../support/skips';
 
 const promtool = findPromtool();
 if (!promtool) {
   const msg = 'promtool is not installed: promtoolTest tests are SKIPPED';
   if (process.env.CDK8S_AGENTS_REQUIRE_SERVERS === '1') throw new Error(msg);
-  console.warn(msg);
+  noteSkip('promtoolTest tests', 'promtool');
 }
 const itp = promtool ? test : test.skip;
 
