@@ -5,7 +5,7 @@ import { parseArgs } from 'util';
 import { systemSpecJsonSchemaText } from '../system/json-schema';
 import { parseSystemSpec, SystemSpec, SystemSpecError } from '../system/system-spec';
 import { BuiltSystem, buildSystem, Layout, LAYOUTS, OutputConflictError, renderSystem, writeOutput } from './render';
-import { InvalidInput, UsageError } from './errors';
+import { argsError, InvalidInput, UsageError } from './errors';
 import { EXIT_FLOWS_DIFFER, runTraffic, TRAFFIC_HELP, TRAFFIC_USAGE } from './traffic';
 import { Diagnostic, formatDiagnostic, issueToDiagnostic, loadSystemFile, SourceFile, sortDiagnostics } from './source';
 
@@ -142,22 +142,18 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   // traffic has options of its own (cli/traffic.ts).
   if (argv[0] === 'traffic') return runTraffic(argv.slice(1), io);
+  const flags = {
+    out: { type: 'string', short: 'o' },
+    layout: { type: 'string', short: 'l' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  } as const;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        layout: { type: 'string', short: 'l' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: flags });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw argsError(e, flags);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;

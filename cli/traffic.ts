@@ -11,7 +11,7 @@ import type { AgentSpec } from '../constructs/spec';
 import { parseSystemSpec, SystemSpec, SystemSpecError } from '../system/system-spec';
 import { FlowCell, MatrixOptions, TrafficJwt, toDot, toGrid, toMermaid, toTable, TrafficMatrix, trafficMatrix, TrafficModel } from '../testing/traffic';
 import type { K8sObject } from '../testing/types';
-import { InvalidInput, UsageError } from './errors';
+import { argsError, InvalidInput, UsageError } from './errors';
 import { BuiltSystem, buildSystem } from './render';
 import { Diagnostic, issueToDiagnostic, loadSystemFile } from './source';
 
@@ -91,22 +91,18 @@ const cellKey = (c: Pick<FlowCell, 'kind' | 'from' | 'to'>) => `${c.kind} ${c.fr
 
 /** Runs `traffic` with its own arguments (after the command name) and returns the exit code. */
 export function runTraffic(argv: readonly string[], io: Io): number {
+  const flags = {
+    format: { type: 'string', short: 'f' },
+    out: { type: 'string', short: 'o' },
+    'expect-declared': { type: 'boolean' },
+    system: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string', short: 'f' },
-        out: { type: 'string', short: 'o' },
-        'expect-declared': { type: 'boolean' },
-        system: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: flags });
   } catch (e) {
-    throw new UsageError(`traffic: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+    throw argsError(e, flags, 'traffic: ');
   }
   const { values, positionals } = parsed;
   if (values.help) {

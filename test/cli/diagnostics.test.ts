@@ -51,3 +51,21 @@ describe('all problems of a reference-form agent at once', () => {
     ]);
   });
 });
+
+describe('unknown options get a did-you-mean (exit 2)', () => {
+  test.each([
+    [['synth', 'x.yaml', '--layot', 'per-agent'], `cdk8s-agents: Unknown option '--layot'; did you mean "--layout"?`],
+    [['validate', '--qiet', 'x.yaml'], `cdk8s-agents: Unknown option '--qiet'; did you mean "--quiet"?`],
+    [['--verison'], `cdk8s-agents: Unknown option '--verison'; did you mean "--version"?`],
+    [['traffic', 'x.yaml', '--formt', 'dot'], `cdk8s-agents: traffic: Unknown option '--formt'; did you mean "--format"?`],
+    [['traffic', 'x.yaml', '--expect-decalred'], `cdk8s-agents: traffic: Unknown option '--expect-decalred'; did you mean "--expect-declared"?`],
+    // Nothing close: no guess.
+    [['synth', 'x.yaml', '--frobnicate'], `cdk8s-agents: Unknown option '--frobnicate'`],
+    [['synth', 'x.yaml', '-x'], `cdk8s-agents: Unknown option '-x'`],
+  ])('%j', (args, first) => {
+    const r = cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(first);
+    expect(r.stderr).toContain('Run `cdk8s-agents --help` for usage.');
+  });
+});
