@@ -20,6 +20,7 @@ import {
 } from './mesh/options';
 import { MeshEdge, MeshIngressPeer, MeshPolicyProps } from './mesh/props';
 import { destinationRuleSpec, InboundAccess, sortKeys, virtualServiceSpec } from './mesh/render';
+import { agentToolEdges } from './mesh/tool-edges';
 import { agentSecurity, defaultDenyAuthorization, defaultDenyNetwork, dependencyAccess, namespacePeerAuthentication, scrapeAccess } from './mesh/security';
 import { AgentSpec, MANAGED_BY } from './spec';
 import { formatIssues, PropsValidationError } from './validation';
@@ -111,6 +112,11 @@ export class MeshPolicy extends Construct {
       if (!Array.isArray(edge) || edge.length !== 2) throw new PropsValidationError(this.node.path, [`calls[${i}]: must be a pair [caller, callee]`]);
       this.addEdges(edge[0], [edge[1]], (j) => `calls[${i}][${j}]`);
     });
+    // `agent` tools are calls too: standalone users need not repeat them in `calls`.
+    const toolEdges = agentToolEdges(specs, this.namespace);
+    if (toolEdges.problems.length > 0) throw new PropsValidationError(this.node.path, toolEdges.problems);
+    const byName = new Map(services.map((s) => [s.spec.name, s]));
+    for (const [caller, callee] of toolEdges.edges) this.addEdges(byName.get(caller)!, [byName.get(callee)!], () => 'tools');
     (props.ingress ?? []).forEach((rule, i) => {
       const { to, ...peer } = rule;
       this.addIngress(to, peer, `ingress[${i}]`);

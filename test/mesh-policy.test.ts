@@ -436,6 +436,45 @@ describe('AuthorizationPolicy: zero trust from the declared call graph', () => {
     expect(one(objects, 'AuthorizationPolicy', 'a-allow').spec.rules[0].from[0].source.principals).toEqual(['cluster.local/ns/multi-agents/sa/shared-sa']);
   });
 
+  describe('agent tools are call graph edges', () => {
+    const build = (planner: Partial<AgentServiceProps>, docsPort?: number, inMesh = true) => {
+      const app = Testing.app();
+      const chart = new Chart(app, NS, { namespace: NS, disableResourceNameHashes: true });
+      const a = new AgentService(chart, 'planner', { image: 'ghcr.io/example/planner:1.0.0', sidecar: false, ...planner });
+      const docs = new AgentService(chart, 'docs-mcp', { image: 'ghcr.io/example/docs-mcp:1.0.0', sidecar: false, port: docsPort });
+      const mesh = new MeshPolicy(chart, 'mesh', { services: inMesh ? [a, docs] : [a] });
+      return { chart, mesh };
+    };
+
+    test('the tool agent admits the caller without calls or allow()', () => {
+      const { chart, mesh } = build({ tools: { docs: { agent: 'docs-mcp' } } });
+      expect(mesh.edges).toEqual([{ caller: 'planner', callee: 'docs-mcp' }]);
+      const objects = Testing.synth(chart);
+      expect(allowedFromYaml(objects)).toEqual(['agent:planner -> docs-mcp:8080']);
+      const rules = one(objects, 'AuthorizationPolicy', 'docs-mcp-allow').spec.rules;
+      expect(rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.principals ?? []))).toEqual(['cluster.local/ns/multi-agents/sa/planner']);
+      // The caller's egress reaches the tool agent's Service.
+      expect(JSON.stringify(one(objects, 'Sidecar', 'planner-sidecar').spec.egress)).toContain('docs-mcp.multi-agents.svc.cluster.local');
+    });
+
+    test('without the tool nothing may call the tool agent', () => {
+      const objects = Testing.synth(build({}).chart);
+      expect(allowedFromYaml(objects)).toEqual([]);
+    });
+
+    test('a tool agent outside the mesh, or at another port, is an error naming the field', () => {
+      expect(errorOf(() => build({ tools: { docs: { agent: 'docs-mcp' } } }, undefined, false))).toContain(
+        'multi-agents/mesh: services[0] (multi-agents/planner): tools.docs.agent: agent "docs-mcp" is not in this mesh\'s services (planner)',
+      );
+      expect(errorOf(() => build({ tools: { docs: { agent: 'docs-mcp', namespace: 'tools' } } }))).toMatch(/tools\.docs\.agent: agent "docs-mcp" in namespace tools is not in this mesh's services/);
+      expect(errorOf(() => build({ tools: { docs: { agent: 'docs-mcp' } } }, 9000))).toContain(
+        'tools.docs.port: (8080) is not the port of agent "docs-mcp" (9000); set port: 9000',
+      );
+      // With the right port it is an edge.
+      expect(build({ tools: { docs: { agent: 'docs-mcp', port: 9000 } } }, 9000).mesh.edges).toEqual([{ caller: 'planner', callee: 'docs-mcp' }]);
+    });
+  });
+
   test('an agent nobody calls and nobody scrapes gets an ALLOW policy without rules (deny)', () => {
     const s = system({ prometheus: false }, { declareCalls: false });
     const ap = one(synth(s), 'AuthorizationPolicy', 'planner-allow');

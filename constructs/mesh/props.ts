@@ -263,7 +263,7 @@ export interface MeshNetworkPolicyOptions {
 export interface MeshPolicyProps {
   /** The agents in the mesh; all in one namespace. */
   readonly services: AgentService[];
-  /** Declared calls `[caller, callee]`; everything else is denied. More with `allow()`. @default none */
+  /** Declared calls `[caller, callee]`; everything else is denied. More with `allow()`. Each `agent` tool of a service is an edge already. @default none */
   readonly calls?: Array<[AgentService, AgentService]>;
   /** Callers from outside the mesh's agents. More with `allowIngress()`. @default none */
   readonly ingress?: MeshIngress[];
