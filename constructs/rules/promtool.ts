@@ -8,15 +8,17 @@
  */
 import { DURATION_BUCKETS_SECONDS, LABELS, METRICS } from '../../sidecar/contract';
 import { AgentSpec, maxReplicasOf, minReplicasOf } from '../spec';
-import { parseCpu, parseDuration, parseMemory } from '../validation';
+import { parseCpu, parseMemory } from '../validation';
 import { BuiltInAlert, builtInAlertRules, ruleGroups, scalesToZero } from './agent-rules';
-import { BURN_RATE_WINDOWS, latencyBucketOf } from './slo-rules';
+import { latencyBucketOf } from './slo-rules';
 import { ALERT_DOCS, renderValue, RuleParams, TemplateVars } from './catalog';
-import { formatDuration, infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
+import { infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
 import { ALERT_NAMES, AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor } from './options';
 import { modelPromtoolTests } from './model-rules';
 import { edgePromtoolTests } from './edge-rules';
 import { RuleGroup } from './types';
+import { BurnModel, modelWindows } from './promtool-burn-model';
+import { counter, gauge, Labels, minutes, nextBucket, Phase, podOf, quantileOf, round, series, totalMinutes } from './promtool-series';
 
 /** One input series of a promtool test (expanding notation values). */
 export interface PromtoolInputSeries {
@@ -94,57 +96,6 @@ export function promtoolTestFile(suite: PromtoolSuite, ruleFile: string): Promto
   return { rule_files: [ruleFile], evaluation_interval: STEP, group_eval_order: suite.ruleGroups.map((g) => g.name), tests: suite.tests };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Series helpers
-// ---------------------------------------------------------------------------------------------
-
-type Labels = Record<string, string>;
-
-function series(name: string, labels: Labels): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
-}
-
-/** Counter values, one sample per minute: `segments` of [increase per minute, minutes]. */
-function counter(segments: readonly (readonly [number, number])[]): string {
-  const parts: string[] = [];
-  let v = 0;
-  segments.forEach(([inc, minutes], i) => {
-    if (i === 0) {
-      parts.push(`${num(round(v))}+${num(round(inc))}x${minutes}`);
-    } else if (minutes > 0) {
-      parts.push(minutes === 1 ? `${num(round(v + inc))}` : `${num(round(v + inc))}+${num(round(inc))}x${minutes - 1}`);
-    }
-    v += inc * minutes;
-  });
-  return parts.join(' ');
-}
-
-function gauge(value: number, minutes: number): string {
-  return `${num(round(value))}x${minutes}`;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
-}
-
-/** Cumulative per-minute counts of a piecewise-constant traffic model. */
-interface Phase {
-  readonly minutes: number;
-  /** Invocations per minute. */
-  readonly total: number;
-  /** Share of them that fail (availability) or are slow (latency), 0-1. */
-  readonly bad: number;
-}
-
-function cumulative(phases: readonly Phase[], pick: (p: Phase) => number): number[] {
-  const out = [0];
-  for (const p of phases) for (let i = 0; i < p.minutes; i++) out.push(out[out.length - 1] + pick(p));
-  return out;
-}
-
-function totalMinutes(phases: readonly Phase[]): number {
-  return phases.reduce((a, p) => a + p.minutes, 0);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Generator
@@ -538,88 +489,6 @@ class Generator {
   }
 }
 
-/** A burn-rate window pair as the tests expect it. */
-interface ModelWindow {
-  readonly burnRate: number;
-  readonly long: string;
-  readonly short: string;
-  readonly for: string;
-  readonly page: boolean;
-}
-
-/**
- * The windows an SLO period should get, derived here rather than taken from the rules: the
- * 30-day table of the SRE workbook scaled by period / 30d, whole minutes (at least 1m).
- */
-function modelWindows(period: string, forOverride?: string): ModelWindow[] {
-  const scale = parseDuration(period) / parseDuration('30d');
-  const scaled = (d: string) => formatDuration(Math.max(1, Math.round((minutes(d) * scale))) * 60);
-  return BURN_RATE_WINDOWS.map((w) => ({ burnRate: w.burnRate, page: w.page, long: scaled(w.long), short: scaled(w.short), for: forOverride ?? scaled(w.for) }));
-}
-
-/**
- * The burn-rate rules over a piecewise-constant traffic model, evaluated once a minute the way
- * Prometheus 2.x does: ratios over [t - window, t], pending once the condition holds, firing
- * after `for`, with the minimum-traffic guard.
- */
-class BurnModel {
-  private readonly total: number[];
-  private readonly bad: number[];
-  constructor(phases: readonly Phase[], private readonly minInvocations: number) {
-    this.total = cumulative(phases, (p) => p.total);
-    this.bad = cumulative(phases, (p) => p.total * p.bad);
-  }
-
-  private delta(series: number[], window: string, t: number): number | undefined {
-    const from = Math.max(0, t - minutes(window));
-    if (t - from < 1 || t >= series.length) return undefined;
-    return series[t] - series[from];
-  }
-
-  ratio(window: string, t: number): number | undefined {
-    const total = this.delta(this.total, window, t);
-    const bad = this.delta(this.bad, window, t);
-    if (total === undefined || bad === undefined || total === 0) return undefined;
-    return bad / total;
-  }
-
-  private invocations(window: string, t: number): number {
-    // rate() x window: counters starting at 0 inside the window are not extrapolated below zero.
-    return this.delta(this.total, window, t) ?? 0;
-  }
-
-  condition(budget: number, w: ModelWindow, t: number): boolean {
-    const threshold = w.burnRate * budget;
-    const long = this.ratio(w.long, t);
-    const short = this.ratio(w.short, t);
-    return long !== undefined && short !== undefined && long > threshold && short > threshold && this.invocations(w.long, t) >= this.minInvocations;
-  }
-
-  firing(budget: number, w: ModelWindow, t: number): boolean {
-    const forMinutes = minutes(w.for);
-    let since: number | undefined;
-    for (let i = 0; i <= t; i++) {
-      if (this.condition(budget, w, i)) since ??= i;
-      else since = undefined;
-    }
-    return since !== undefined && t - since >= forMinutes;
-  }
-}
-
-function minutes(d: string): number {
-  return parseDuration(d) / 60;
-}
-
-/** histogram_quantile when every observation is in the bucket (lo, hi]. */
-function quantileOf(q: number, lo: number, hi: number): number {
-  if (hi === Infinity) return lo;
-  return lo + (hi - lo) * q;
-}
-
-function nextBucket(le: number): number {
-  const i = DURATION_BUCKETS_SECONDS.indexOf(le);
-  return i >= 0 && i + 1 < DURATION_BUCKETS_SECONDS.length ? DURATION_BUCKETS_SECONDS[i + 1] : Infinity;
-}
 
 /** Whether the specs call for alert `name` (so a missing rule is a failing test, not a missing one). */
 function expectedAlert(name: AlertName, specs: readonly AgentSpec[]): boolean {
@@ -635,8 +504,4 @@ function expectedAlert(name: AlertName, specs: readonly AgentSpec[]): boolean {
     default:
       return true;
   }
-}
-
-function podOf(spec: AgentSpec): string {
-  return `${spec.name}-7d9f8b6c5-x2x4z`;
 }
