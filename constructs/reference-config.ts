@@ -12,10 +12,10 @@ export const referenceAgentConfigSchema = z.strictObject({
   tag: z.string().optional(),
   resources: z
     .strictObject({
-      cpu_request: z.string().optional(),
-      cpu_limit: z.string().optional(),
-      memory_request: z.string().optional(),
-      memory_limit: z.string().optional(),
+      cpu_request: z.union([z.string(), z.number()]).optional(),
+      cpu_limit: z.union([z.string(), z.number()]).optional(),
+      memory_request: z.union([z.string(), z.number()]).optional(),
+      memory_limit: z.union([z.string(), z.number()]).optional(),
     })
     .optional(),
   environment: z.record(z.string(), z.string()).optional(),
@@ -47,10 +47,10 @@ export interface ReferenceAgentConfig {
   readonly tag?: string;
   /** CPU and memory requests and limits. @default the AgentService defaults */
   readonly resources?: {
-    readonly cpu_request?: string;
-    readonly cpu_limit?: string;
-    readonly memory_request?: string;
-    readonly memory_limit?: string;
+    readonly cpu_request?: string | number;
+    readonly cpu_limit?: string | number;
+    readonly memory_request?: string | number;
+    readonly memory_limit?: string | number;
   };
   /** Plain environment variables. @default none */
   readonly environment?: Record<string, string>;

@@ -87,12 +87,26 @@ const MEMORY_FACTORS: Record<string, number> = {
   Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
 };
 
-/** A CPU quantity such as `250m` or `1.5`. */
+/** A CPU quantity such as `250m` or `1.5`, or a number of cores (`cpu: 2`); always a string after parsing. */
 // The `> 0` refines skip malformed values: those already have the format message, and an
 // aborting check would also stop the object-level checks that report other fields.
-export const cpuQuantity = () => z.string().regex(CPU, 'must be a CPU quantity such as "250m" or "1"').refine((q) => !CPU.test(q) || parseCpu(q) > 0, 'must be greater than 0');
-/** A memory quantity such as `256Mi` or `1Gi`. */
-export const memoryQuantity = () => z.string().regex(MEMORY, 'must be a memory quantity such as "256Mi" or "1Gi"').refine((q) => !MEMORY.test(q) || parseMemory(q) > 0, 'must be greater than 0');
+export const cpuQuantity = () => quantity(CPU, 'must be a CPU quantity such as "250m" or "1"', parseCpu);
+/** A memory quantity such as `256Mi` or `1Gi`, or a number of bytes; always a string after parsing. */
+export const memoryQuantity = () => quantity(MEMORY, 'must be a memory quantity such as "256Mi" or "1Gi"', parseMemory);
+
+// Kubernetes accepts a bare number as a quantity (`cpu: 2` in YAML): it becomes its decimal text.
+// Number and string both pass the first step, so a malformed value gets the format message
+// without aborting the object's own checks.
+function quantity(format: RegExp, message: string, parse: (q: string) => number) {
+  return z
+    .union([z.string(), z.number().transform(quantityText)])
+    .pipe(z.string().regex(format, message).refine((q) => !format.test(q) || parse(q) > 0, 'must be greater than 0'));
+}
+
+/** A number as quantity text: `2` to "2", `0.5` to "0.5" (no exponent form). */
+export function quantityText(n: number): string {
+  return Number.isFinite(n) && Math.abs(n) < 1e21 ? n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 }) : String(n);
+}
 
 /** CPU quantity in cores. */
 export function parseCpu(q: string): number {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseMemory } from '../validation';
-import { extendedOf, extendedResourceProblems, ResourcesInput } from './resources';
+import { extendedOf, extendedResourceProblems, quantityString as q, ResourcesInput } from './resources';
 import type { AgentDependency, AgentEgressHost } from './spec-types';
 import { podSettingsShape } from './pod-settings';
 import { AgentAffinity, AgentEnvFrom, AgentInitContainer, AgentToleration, AgentVolume, AgentVolumeMount } from './props';
@@ -105,8 +105,8 @@ export function containerResources(input: ResourcesInput | undefined, defaults: 
   const r = input?.requests;
   const l = input?.limits;
   return {
-    requests: { cpu: r?.cpu ?? defaults.requests.cpu, memory: r?.memory ?? defaults.requests.memory, ephemeralStorage: r?.ephemeralStorage ?? defaults.requests.ephemeralStorage },
-    limits: { cpu: l?.cpu ?? defaults.limits.cpu, memory: l?.memory ?? defaults.limits.memory, ephemeralStorage: l?.ephemeralStorage ?? defaults.limits.ephemeralStorage },
+    requests: { cpu: q(r?.cpu) ?? defaults.requests.cpu, memory: q(r?.memory) ?? defaults.requests.memory, ephemeralStorage: q(r?.ephemeralStorage) ?? defaults.requests.ephemeralStorage },
+    limits: { cpu: q(l?.cpu) ?? defaults.limits.cpu, memory: q(l?.memory) ?? defaults.limits.memory, ephemeralStorage: q(l?.ephemeralStorage) ?? defaults.limits.ephemeralStorage },
     // A limit alone sets the request (Kubernetes' own rule); a request alone is an error (checked).
     extended: { ...extendedOf(l) },
   };

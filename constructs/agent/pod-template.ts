@@ -2,6 +2,7 @@ import { JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { AgentSpec } from '../spec';
 import { ContainerResourceSpec, InitContainerSpec, MCP_SERVERS_ENV, TMP_VOLUME } from './pod-spec';
+import { quantityString } from './resources';
 
 /*
  * Pure builders for what cdk8s-plus-28 cannot express on a pod template: ephemeral-storage and
@@ -74,7 +75,7 @@ function mount(m: AgentSpec['pod']['volumeMounts'][number]) {
 }
 
 function volume(v: AgentSpec['pod']['volumes'][number]) {
-  if (v.emptyDir) return { name: v.name, emptyDir: { ...(v.emptyDir.medium ? { medium: v.emptyDir.medium } : {}), sizeLimit: q(v.emptyDir.sizeLimit ?? TMP_VOLUME.sizeLimit) } };
+  if (v.emptyDir) return { name: v.name, emptyDir: { ...(v.emptyDir.medium ? { medium: v.emptyDir.medium } : {}), sizeLimit: q(quantityString(v.emptyDir.sizeLimit ?? TMP_VOLUME.sizeLimit)) } };
   if (v.projected) {
     // The L1 object reads the projection's downward API as `downwardApi` (its own camelCase).
     const sources = v.projected.sources.map(({ downwardAPI, ...rest }) => (downwardAPI ? { ...rest, downwardApi: downwardAPI } : rest));

@@ -6,17 +6,17 @@
 
 /** Resource quantities of one container. */
 export interface AgentResourceQuantities {
-  /** CPU, e.g. '250m'. */
-  readonly cpu?: string;
-  /** Memory, e.g. '512Mi'. */
-  readonly memory?: string;
-  /** Local ephemeral storage (writable layer, logs, disk emptyDirs), e.g. '1Gi'. */
-  readonly ephemeralStorage?: string;
+  /** CPU, e.g. '250m', or a number of cores (`2`, as Kubernetes accepts; written as "2"). */
+  readonly cpu?: string | number;
+  /** Memory, e.g. '512Mi', or a number of bytes. */
+  readonly memory?: string | number;
+  /** Local ephemeral storage (writable layer, logs, disk emptyDirs), e.g. '1Gi', or a number of bytes. */
+  readonly ephemeralStorage?: string | number;
   /**
-   * Extended resources by their domain-prefixed name, e.g. `'nvidia.com/gpu': '1'`: whole numbers,
-   * request equal to limit (a limit alone sets the request).
+   * Extended resources by their domain-prefixed name, e.g. `'nvidia.com/gpu': '1'` (or `1`): whole
+   * numbers, request equal to limit (a limit alone sets the request).
    */
-  readonly [extendedResource: string]: string | undefined;
+  readonly [extendedResource: string]: string | number | undefined;
 }
 
 /** A key of a ConfigMap or Secret projected to a file. */
@@ -38,7 +38,7 @@ export interface AgentVolume {
   /** Files from a Secret (credential files). @default none */
   readonly secret?: { readonly secretName: string; readonly items?: AgentKeyToPath[]; readonly defaultMode?: number; readonly optional?: boolean };
   /** Scratch space; `medium: 'Memory'` counts against the memory limit. @default none (sizeLimit '256Mi' when given) */
-  readonly emptyDir?: { readonly medium?: '' | 'Memory'; readonly sizeLimit?: string };
+  readonly emptyDir?: { readonly medium?: '' | 'Memory'; readonly sizeLimit?: string | number };
   /** An existing PersistentVolumeClaim shared by every replica. @default none */
   readonly persistentVolumeClaim?: { readonly claimName: string; readonly readOnly?: boolean };
   /** Several sources in one directory (ConfigMap, Secret, ServiceAccount token with an audience, downward API). @default none */
@@ -148,7 +148,7 @@ export interface AgentInitContainer {
 /** Per-replica storage: the agent runs as a StatefulSet with a claim per replica. */
 export interface AgentPersistence {
   /** Claim size, e.g. '10Gi'. */
-  readonly size: string;
+  readonly size: string | number;
   /** StorageClass. @default the cluster's default class */
   readonly storageClass?: string;
   /** Mount path in the agent container. @default '/data' */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cpuQuantity, memoryQuantity } from '../validation';
+import { cpuQuantity, memoryQuantity, quantityText } from '../validation';
 
 /*
  * Container resources: cpu, memory, ephemeral storage and extended resources (`nvidia.com/gpu`,
@@ -15,11 +15,11 @@ const NATIVE = ['cpu', 'memory', 'ephemeralStorage'];
 
 export const resourceQuantitiesSchema = z
   .object({
-    cpu: cpuQuantity().optional().describe('CPU quantity, e.g. "250m".'),
-    memory: memoryQuantity().optional().describe('Memory quantity, e.g. "512Mi".'),
-    ephemeralStorage: memoryQuantity().optional().describe('Local ephemeral storage (container writable layer, logs, emptyDir volumes), e.g. "1Gi".'),
+    cpu: cpuQuantity().optional().describe('CPU quantity, e.g. "250m", or a number of cores (2).'),
+    memory: memoryQuantity().optional().describe('Memory quantity, e.g. "512Mi", or a number of bytes.'),
+    ephemeralStorage: memoryQuantity().optional().describe('Local ephemeral storage (container writable layer, logs, emptyDir volumes), e.g. "1Gi", or a number of bytes.'),
   })
-  .catchall(z.string().optional().describe('An extended resource such as "nvidia.com/gpu": a whole number, e.g. "1".'))
+  .catchall(z.union([z.string(), z.number().transform(quantityText)]).optional().describe('An extended resource such as "nvidia.com/gpu": a whole number, e.g. "1" (or 1).'))
   .superRefine((q, ctx) => {
     for (const [key, value] of Object.entries(q)) {
       if (NATIVE.includes(key)) continue;
@@ -33,7 +33,7 @@ export const resourceQuantitiesSchema = z
           message: `is not a valid extended resource name: expected a domain-prefixed name such as "nvidia.com/gpu" (kubernetes.io/ is reserved)`,
         });
       } else if (typeof value !== 'string' || !INTEGER_QUANTITY.test(value)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `(${JSON.stringify(value)}) must be a whole number of devices as a string, e.g. "1" (extended resources cannot be fractional)` });
+        ctx.addIssue({ code: 'custom', path: [key], message: `(${JSON.stringify(value)}) must be a whole number of devices, e.g. "1" or 1 (extended resources cannot be fractional)` });
       }
     }
   });
@@ -46,9 +46,16 @@ export const resourcesSchema = z.strictObject({
 
 export type ResourcesInput = z.input<typeof resourcesSchema>;
 
+/** A quantity as given (string or number) as the text written to the manifest. */
+export function quantityString(q: string | number): string;
+export function quantityString(q: string | number | undefined): string | undefined;
+export function quantityString(q: string | number | undefined): string | undefined {
+  return typeof q === 'number' ? quantityText(q) : q;
+}
+
 /** Extended resources of a resources block (keys other than cpu, memory, ephemeralStorage). */
-export function extendedOf(q: Readonly<Record<string, string | undefined>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(q ?? {}).filter(([k, v]) => !NATIVE.includes(k) && v !== undefined) as [string, string][]);
+export function extendedOf(q: Readonly<Record<string, string | number | undefined>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(q ?? {}).filter(([k, v]) => !NATIVE.includes(k) && v !== undefined).map(([k, v]) => [k, quantityString(v!)]));
 }
 
 /**

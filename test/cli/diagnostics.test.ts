@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as YAML from 'yaml';
 import { cli, requireBuiltCli, tmpdir, writeFile } from './support';
 
 // Issue 10's CLI defects, on the real CLI as a subprocess (lib/cli/main.js; `npm test` builds first).
@@ -67,5 +70,56 @@ describe('unknown options get a did-you-mean (exit 2)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe(first);
     expect(r.stderr).toContain('Run `cdk8s-agents --help` for usage.');
+  });
+});
+
+describe('quantities written as YAML numbers (valid in Kubernetes)', () => {
+  test('cpu: 2, memory and ephemeral storage in bytes, extended resources: accepted and written as strings', () => {
+    const dir = tmpdir();
+    writeFile(dir, 'system.yaml', `agents:
+  - name: planner
+    image: ghcr.io/acme/planner:1.0.0
+    resources:
+      requests: { cpu: 0.5, memory: 268435456 }
+      limits: { cpu: 2, memory: 1073741824, ephemeralStorage: 2000000000, nvidia.com/gpu: 1 }
+  - agent_id: coder
+    image: ghcr.io/acme/coder
+    tag: 1.0.0
+    resources: { cpu_request: 1, cpu_limit: 3 }
+`);
+    const r = cli(['synth', 'system.yaml', '--out', 'out', '--layout', 'per-resource'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const agentContainer = (file: string) => {
+      const d = YAML.parse(fs.readFileSync(path.join(dir, 'out', file), 'utf8'));
+      return d.spec.template.spec.containers.find((c: { name: string }) => c.name === 'agent').resources;
+    };
+    expect(agentContainer('deployment-planner.yaml')).toEqual({
+      requests: { cpu: '0.5', memory: '268435456', 'ephemeral-storage': '256Mi', 'nvidia.com/gpu': '1' },
+      limits: { cpu: '2', memory: '1073741824', 'ephemeral-storage': '2000000000', 'nvidia.com/gpu': '1' },
+    });
+    expect(agentContainer('deployment-coder.yaml')).toMatchObject({ requests: { cpu: '1' }, limits: { cpu: '3' } });
+    // The text of the manifest quotes them, so every reader sees a string.
+    expect(fs.readFileSync(path.join(dir, 'out', 'deployment-planner.yaml'), 'utf8')).toMatch(/^ +cpu: "2"$/m);
+  });
+
+  test('numbers are checked like strings: the cross-field rule compares them, bad ones say what is expected', () => {
+    const r = validate(`agents:
+  - name: planner
+    image: ghcr.io/acme/planner:1.0.0
+    resources: { requests: { cpu: 4 }, limits: { cpu: 2 } }
+  - name: worker
+    image: ghcr.io/acme/worker:1.0.0
+    resources:
+      requests: { memory: -5 }
+      limits: { ephemeralStorage: 0, cpu: true }
+`);
+    expect(r.code).toBe(1);
+    expect(diagnostics(r.stderr)).toEqual([
+      'system.yaml:4:35: agents[0].resources.requests.cpu: (4) must not exceed limits.cpu (2)',
+      'system.yaml:8:27: agents[1].resources.requests.memory: must be a memory quantity such as "256Mi" or "1Gi"',
+      'system.yaml:9:35: agents[1].resources.limits.ephemeralStorage: must be greater than 0',
+      'system.yaml:9:43: agents[1].resources.limits.cpu: Invalid input: expected one of string or number',
+    ]);
   });
 });
