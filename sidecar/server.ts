@@ -22,6 +22,9 @@ import { SidecarMetrics } from './metrics';
 import { InboundProxy } from './proxy/listener';
 import { StatsCollector } from './stats';
 import { validateBatch, validateInflight } from './validate';
+import { allow, HttpError, notFound, parseTtl, pathOf, sendEntry, sendJson, sendMiss } from './http-responses';
+
+export { parseTtl } from './http-responses';
 
 const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Longest cache key, in characters after URL decoding. */
@@ -29,19 +32,6 @@ export const MAX_KEY_LENGTH = 512;
 const CACHE_PREFIX = `${SIDECAR_PATHS.cache}/`;
 const RESERVED_NAMESPACE = SIDECAR_PATHS.cacheStats.slice(CACHE_PREFIX.length);
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-    readonly headers?: Record<string, string>,
-    /** Close the connection after the response (the body was not read). */
-    readonly close = false,
-  ) {
-    super(message);
-  }
-}
 
 /** Heap the sidecar needs besides the cache and buffered bodies: code, series, parsed batches. */
 const HEAP_BASELINE_BYTES = 64 * 1024 * 1024;
@@ -49,13 +39,6 @@ const HEAP_BASELINE_BYTES = 64 * 1024 * 1024;
 /** Bytes of an over-limit body discarded before the connection is cut. */
 const MAX_DRAIN_BYTES = 8 * 1024 * 1024;
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, extra ? { ...JSON_HEADERS, ...extra, 'content-length': Buffer.byteLength(text) } : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 export interface SidecarOptions {
   config: SidecarConfig;
@@ -511,46 +494,4 @@ export class Sidecar {
     res.writeHead(204, { 'x-cache-ttl': String(ttl) });
     res.end();
   }
-}
-
-function sendEntry(req: http.IncomingMessage, res: http.ServerResponse, v: string, t: string, xcache: string): void {
-  // Flat header array: skips the per-request object walk of writeHead(status, {..}).
-  res.writeHead(200, ['content-type', t, 'content-length', String(v.length), 'x-cache', xcache]);
-  if (req.method === 'HEAD') res.end();
-  else res.end(v, 'latin1');
-}
-
-const MISS_HEADERS = { ...JSON_HEADERS, 'x-cache': 'miss' };
-function sendMiss(res: http.ServerResponse, ns: string, key: string): void {
-  const text = JSON.stringify({ error: { code: 'cache_miss', message: `no entry for ${ns}/${key.slice(0, 100)}` } });
-  res.writeHead(404, { ...MISS_HEADERS, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
-function allow(req: http.IncomingMessage, method: 'GET' | 'POST' | 'DELETE'): void {
-  if (req.method === method || (method === 'GET' && req.method === 'HEAD')) return;
-  const allowed = method === 'GET' ? 'GET, HEAD' : method;
-  throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; use ${allowed}`, undefined, { allow: allowed });
-}
-
-function notFound(path: string): HttpError {
-  return new HttpError(404, 'not_found', `no route for ${path.slice(0, 200)}`);
-}
-
-/** `?ttl=` in whole seconds, 1..max; absent means the default. */
-export function parseTtl(url: string, def: number, max: number): number {
-  const q = url.indexOf('?');
-  if (q < 0) return def;
-  const raw = new URLSearchParams(url.slice(q + 1)).get('ttl');
-  if (raw === null) return def;
-  if (!/^\d+$/.test(raw)) throw new HttpError(400, 'invalid_ttl', `ttl must be a whole number of seconds, got "${raw.slice(0, 40)}"`);
-  const n = Number(raw);
-  if (n < 1 || n > max) throw new HttpError(400, 'invalid_ttl', `ttl must be between 1 and ${max} seconds, got ${n}`);
-  return n;
 }
