@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, Node, parseAllDocuments, Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Node, Pair, parseAllDocuments, Document, YAMLMap } from 'yaml';
 import { formatPath } from '../constructs/validation';
 import type { SpecIssue } from '../system/system-spec';
 
@@ -108,8 +108,10 @@ export function locate(doc: Document, path: readonly (string | number)[], atKey:
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
     const last = i === path.length - 1;
+    // A value given by an alias (`autoscaling: *auto`): its fields are where the anchor is.
+    if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && keyOf(p.key) === String(seg));
+      const pair = findPair(doc, node, String(seg));
       if (!pair) return offset;
       const keyNode = pair.key as Node | null;
       const valueNode = pair.value as Node | null;
@@ -132,6 +134,29 @@ export function locate(doc: Document, path: readonly (string | number)[], atKey:
     }
   }
   return offset;
+}
+
+/**
+ * The pair of `key` in a map: its own, else the one a merge key (`<<: *defaults` or
+ * `<<: [*a, *b]`) brings in, so a problem in shared settings points at the anchor's text.
+ */
+function findPair(doc: Document, map: YAMLMap, key: string, depth = 0): Pair | undefined {
+  const own = map.items.find((p) => isPair(p) && !isMergeKey(p.key) && keyOf(p.key) === key);
+  if (own || depth > 20) return own;
+  for (const p of map.items) {
+    if (!isMergeKey(p.key)) continue;
+    const sources = isSeq(p.value) ? p.value.items : [p.value];
+    for (const source of sources) {
+      const target = isAlias(source) ? source.resolve(doc) : source;
+      const found = isMap(target) ? findPair(doc, target, key, depth + 1) : undefined;
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (typeof key.value === 'symbol' || (key.value === '<<' && key.type === 'PLAIN'));
 }
 
 function keyOf(key: unknown): string | undefined {

@@ -123,3 +123,45 @@ describe('quantities written as YAML numbers (valid in Kubernetes)', () => {
     ]);
   });
 });
+
+describe('problems in shared settings (x- anchors, merge keys, aliases) point at the anchor', () => {
+  test('a typo inside an x- anchor merged with <<: *defaults is reported at its own line', () => {
+    const r = validate(`x-defaults: &defaults
+  team: agents-core
+  autoscalng: { metric: inflight, targetPerReplica: 4 }
+agents:
+  - <<: *defaults
+    name: planner
+    image: ghcr.io/acme/planner:1.0.0
+`);
+    expect(r.code).toBe(1);
+    expect(diagnostics(r.stderr)).toEqual(['system.yaml:3:3: agents[0].autoscalng: unknown field "autoscalng"; did you mean "autoscaling"?']);
+    expect(r.stderr).toContain('  3 |   autoscalng: { metric: inflight, targetPerReplica: 4 }\n    |   ^');
+  });
+
+  test('merges of merges, merge lists and plain aliases are followed; own keys win over merged ones', () => {
+    const r = validate(`x-auto: &auto { metric: inflight, targetPerReplica: 0 }
+x-base: &base
+  team: agents-core
+  resources: { limits: { cpu: 2x } }
+x-defaults: &defaults
+  <<: *base
+  autoscaling: *auto
+agents:
+  - <<: [*defaults]
+    name: planner
+    image: ghcr.io/acme/planner:1.0.0
+  - <<: *defaults
+    name: worker
+    image: ghcr.io/acme/worker:1.0.0
+    autoscaling: { metric: inflight, targetPerReplica: -1 }
+    resources: { limits: { cpu: "1" } }
+`);
+    expect(r.code).toBe(1);
+    expect(diagnostics(r.stderr)).toEqual([
+      'system.yaml:1:53: agents[0].autoscaling.targetPerReplica: Too small: expected number to be >0',
+      'system.yaml:4:31: agents[0].resources.limits.cpu: must be a CPU quantity such as "250m" or "1"',
+      'system.yaml:15:56: agents[1].autoscaling.targetPerReplica: Too small: expected number to be >0',
+    ]);
+  });
+});
