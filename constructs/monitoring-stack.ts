@@ -25,7 +25,7 @@ import { SERVICE_PORT_NAMES } from './service-ports';
 import { AgentService } from './agent-service';
 import { agentDashboard, Dashboard, dashboardUid } from './dashboards';
 import {
-  ALERT_NAMES,
+  CONFIGURABLE_ALERT_NAMES,
   AlertDefinition,
   isAlertingRule,
   metricRelabelings,
@@ -181,7 +181,7 @@ export class MonitoringStack extends Construct {
       }
     }
     (p.customAlerts ?? []).forEach((a, i) => {
-      if ((ALERT_NAMES as readonly string[]).includes(a.alert)) problems.push(`customAlerts[${i}].alert: "${a.alert}" is a built-in alert name`);
+      if ((CONFIGURABLE_ALERT_NAMES as readonly string[]).includes(a.alert)) problems.push(`customAlerts[${i}].alert: "${a.alert}" is a built-in alert name`);
     });
     if (problems.length > 0) throw new PropsValidationError(this.node.path, problems);
     const namespace = p.namespace ?? chart.namespace ?? all[0].namespace;

@@ -25,6 +25,7 @@ import {
 } from './context';
 import { modelRuleGroup } from './model-rules';
 import { edgeRuleGroup } from './edge-rules';
+import { workloadRuleGroup } from './workload-rules';
 import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
 import { burnAlerts, LATENCY_SLO_OBJECTIVE, latencyBucketOf, sloGroup } from './slo-rules';
 import { AlertingRule, RecordingRule, RuleGroup, SeverityLevel } from './types';
@@ -340,7 +341,7 @@ export function builtInAlertRules(specs: readonly AgentSpec[], options: Monitori
 
 /**
  * All rule groups, per system in evaluation order: inventory (per-agent constants, in chunks
- * of INVENTORY_CHUNK agents), recording, SLO, alerts; then one `custom-alerts` group with
+ * of INVENTORY_CHUNK agents), recording, SLO, alerts, models (agents with `models`), workload; then one `custom-alerts` group with
  * `customAlerts` when given.
  */
 export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptions = {}, customAlerts: readonly AlertDefinition[] = []): RuleGroup[] {
@@ -354,6 +355,7 @@ export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptio
     out.push(edgeRuleGroup(ctx));
     const m = modelRuleGroup(ctx);
     if (m) out.push(m);
+    out.push(workloadRuleGroup(ctx));
   }
   if (customAlerts.length > 0) {
     out.push({ name: 'custom-alerts', ...(opts.evaluationInterval ? { interval: opts.evaluationInterval } : {}), rules: customAlerts.map((d) => renderAlert(d, opts)) });

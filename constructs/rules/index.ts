@@ -19,3 +19,5 @@ export * from './scrape';
 export * from './docs';
 export * from './model-catalog';
 export { modelRuleGroup, modelPromtoolTests } from './model-rules';
+export * from './workload-catalog';
+export { workloadRuleGroup, workloadPromtoolTests } from './workload-rules';

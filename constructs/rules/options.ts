@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { duration, labelMap, labelValue } from '../validation';
 import { SEVERITY_LEVELS, SeverityLevel } from './types';
+import { WORKLOAD_ALERT_NAMES, WorkloadAlertName } from './workload-catalog';
 
 /** Names of the built-in alerts (each has a runbook page in docs/runbooks/). */
 export const ALERT_NAMES = [
@@ -22,6 +23,10 @@ export const ALERT_NAMES = [
   'AgentLatencyBudgetBurnSlow',
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
+
+/** Alerts that `disabledAlerts`, `alertFor` and `alertSeverities` can name: the built-in and the workload alerts. */
+export const CONFIGURABLE_ALERT_NAMES = [...ALERT_NAMES, ...WORKLOAD_ALERT_NAMES] as const;
+export type ConfigurableAlertName = AlertName | WorkloadAlertName;
 
 /** Per-agent alert thresholds. Every field falls back to the stack-wide value, then to the default. */
 export interface AlertThresholds {
@@ -70,11 +75,11 @@ export interface MonitoringOptions {
    */
   readonly severities?: Partial<Record<SeverityLevel, string>>;
   /** Severity level per alert, overriding the built-in level. @default see docs/monitoring.md */
-  readonly alertSeverities?: Partial<Record<AlertName, SeverityLevel>>;
+  readonly alertSeverities?: Partial<Record<ConfigurableAlertName, SeverityLevel>>;
   /** `for:` per alert, overriding the built-in duration. @default see docs/monitoring.md */
-  readonly alertFor?: Partial<Record<AlertName, string>>;
-  /** Built-in alerts to leave out. @default [] */
-  readonly disabledAlerts?: readonly AlertName[];
+  readonly alertFor?: Partial<Record<ConfigurableAlertName, string>>;
+  /** Built-in (and workload) alerts to leave out. @default [] */
+  readonly disabledAlerts?: readonly ConfigurableAlertName[];
   /** Extra labels on every alert (e.g. `{ tenant: 'ai' }`). @default {} */
   readonly alertLabels?: Record<string, string>;
   /**
@@ -115,7 +120,7 @@ const thresholdsSchema = z.strictObject({
 });
 
 const severityLevel = z.enum(SEVERITY_LEVELS as [SeverityLevel, ...SeverityLevel[]]);
-const alertName = z.enum(ALERT_NAMES as unknown as [AlertName, ...AlertName[]]);
+const alertName = z.enum(CONFIGURABLE_ALERT_NAMES as unknown as [ConfigurableAlertName, ...ConfigurableAlertName[]]);
 
 /** zod schema of MonitoringOptions. */
 export const monitoringOptionsSchema = z.strictObject({
@@ -138,9 +143,9 @@ export const monitoringOptionsSchema = z.strictObject({
 export interface ResolvedMonitoringOptions {
   readonly runbookUrl: string;
   readonly severities: Readonly<Record<SeverityLevel, string>>;
-  readonly alertSeverities: Partial<Record<AlertName, SeverityLevel>>;
-  readonly alertFor: Partial<Record<AlertName, string>>;
-  readonly disabledAlerts: readonly AlertName[];
+  readonly alertSeverities: Partial<Record<ConfigurableAlertName, SeverityLevel>>;
+  readonly alertFor: Partial<Record<ConfigurableAlertName, string>>;
+  readonly disabledAlerts: readonly ConfigurableAlertName[];
   readonly alertLabels: Readonly<Record<string, string>>;
   readonly cluster?: string;
   readonly thresholds: Required<AlertThresholds>;

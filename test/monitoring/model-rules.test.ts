@@ -10,8 +10,8 @@ describe('model rules', () => {
   const groups = stack.ruleGroups;
   const models = groups.find((g) => g.name === 'model-agents-agents.models')!;
 
-  test('a models group after the alerts, with the three alerts; TTFT once per objective', () => {
-    expect(groups.map((g) => g.name).slice(-2)).toEqual(['model-agents-agents.edge', 'model-agents-agents.models']);
+  test('a models group after the alerts and edges (then the workload group), with the three alerts; TTFT once per objective', () => {
+    expect(groups.map((g) => g.name).slice(-3)).toEqual(['model-agents-agents.edge', 'model-agents-agents.models', 'model-agents-agents.workload']);
     const alerts = models.rules.filter(isAlertingRule);
     expect(new Set(alerts.map((a) => a.alert))).toEqual(new Set(MODEL_ALERT_NAMES));
     const ttft = alerts.filter((a) => a.alert === 'AgentTimeToFirstTokenHigh');

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as YAML from 'yaml';
 import {
   ALERT_NAMES,
+  WORKLOAD_ALERT_NAMES,
   BURN_RATE_WINDOWS,
   burnRateWindows,
   alertRules,
@@ -60,7 +61,7 @@ describe('rule groups', () => {
   const groups = ruleGroups(exampleSpecs());
 
   test('inventory, recording, SLO and alert groups per system, in evaluation order', () => {
-    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts', 'agents-agents.edge']);
+    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts', 'agents-agents.edge', 'agents-agents.workload']);
     expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording']);
     expect(sloRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.slo']);
     expect(alertRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.alerts']);
@@ -89,12 +90,13 @@ describe('rule groups', () => {
 
   test('every alert has severity, summary, description with agent and value, and a runbook page that exists', () => {
     const list = alerts(groups);
-    expect(new Set(list.map((a) => a.alert))).toEqual(new Set([...ALERT_NAMES, ...EDGE_ALERT_NAMES]));
+    expect(new Set(list.map((a) => a.alert))).toEqual(new Set([...ALERT_NAMES, ...EDGE_ALERT_NAMES, ...WORKLOAD_ALERT_NAMES]));
     for (const a of list) {
       expect(a.labels?.severity).toMatch(/^(info|warning|critical)$/);
       expect(a.annotations?.summary).toContain('{{ $labels.agent }}');
       expect(a.annotations?.description).toContain('{{ $labels.agent }}');
-      if (a.alert !== 'AgentDown') expect(a.annotations?.description).toContain('$value');
+      // Alerts whose value is always 1 (a state, not a measure) do not print it.
+      if (!['AgentDown', 'AgentPodNotReady', 'AgentRolloutStuck', 'AgentContainerWaiting'].includes(a.alert)) expect(a.annotations?.description).toContain('$value');
       expect(a.annotations?.runbook_url).toBe(`https://github.com/cdk8s-agents/cdk8s-agents/blob/main/docs/runbooks/${kebabCase(a.alert)}.md`);
       expect(fs.existsSync(path.join(ROOT, 'docs', 'runbooks', `${kebabCase(a.alert)}.md`))).toBe(true);
     }
@@ -236,7 +238,7 @@ describe('rule groups', () => {
     for (const r of [...records(groups), ...alerts(groups)]) {
       for (const m of r.expr.matchAll(/by \(([^)]*)\)/g)) {
         for (const l of m[1].split(',').map((s) => s.trim())) {
-          expect(['cluster', 'namespace', 'system', 'agent', 'pod', 'container', 'le', 'error_type', 'gen_ai_token_type']).toContain(l);
+          expect(['cluster', 'namespace', 'system', 'agent', 'pod', 'container', 'reason', 'le', 'error_type', 'gen_ai_token_type']).toContain(l);
         }
       }
     }
