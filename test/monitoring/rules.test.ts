@@ -369,4 +369,19 @@ describe('plain Prometheus scrape_configs', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('workload alerts follow disabledAlerts, alertFor and alertSeverities; a stateful agent is watched through its StatefulSet', () => {
+    const g = ruleGroups([spec('keeper', { persistence: { size: '1Gi' } }), ...exampleSpecs()], {
+      disabledAlerts: ['AgentCpuThrottlingHigh'],
+      alertFor: { AgentPdbBlocksDisruptions: '2h' },
+      alertSeverities: { AgentPodNotReady: 'critical' },
+    });
+    const list = alerts(g);
+    expect(list.some((a) => a.alert === 'AgentCpuThrottlingHigh')).toBe(false);
+    expect(list.find((a) => a.alert === 'AgentPdbBlocksDisruptions')!.for).toBe('2h');
+    expect(list.find((a) => a.alert === 'AgentPodNotReady')!.labels?.severity).toBe('critical');
+    expect(records(g).find((r) => r.record === 'agent_pod:owner:info')!.expr).toContain('owner_kind="StatefulSet"');
+    expect(records(g).find((r) => r.record === 'agent:workload_replicas_missing:max')!.expr).toContain('kube_statefulset_status_replicas_ready');
+    // Without stateful agents no StatefulSet series are read.
+    expect(JSON.stringify(ruleGroups(exampleSpecs()))).not.toContain('kube_statefulset_');
+  });
 });
