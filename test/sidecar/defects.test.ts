@@ -42,13 +42,16 @@ function probe(port: number, path: string): Promise<number> {
 }
 
 test('a 408 for a stalled upload gives its body budget back at once', async () => {
+  // Its own sidecar with a 3 s request timeout: long enough that the budget-full window is seen on a
+  // loaded machine, far below the 60 s socket timeout that used to hold the budget.
+  const sc = await startSidecar(['--request-timeout-ms', '3000', '--cache-max-value-bytes', String(4 * MiB), '--cache-max-bytes', String(32 * MiB)]);
   // Four uploads that stop just short of their declared 4 MiB fill the 16 MiB body budget.
   const stalled = Array.from({ length: 4 }, (_, i) =>
     holdOpen(sc.apiPort, Buffer.concat([Buffer.from(`PUT /v1/cache/up/${i} HTTP/1.1\r\nhost: x\r\ncontent-length: ${4 * MiB}\r\n\r\n`), Buffer.alloc(4 * MiB - 4096, 0x61)])),
   );
   try {
-    await waitFor(async () => (await fetch(`${sc.apiUrl}/v1/cache/up/probe`, { method: 'PUT', body: Buffer.alloc(MiB) })).status === 503, { what: 'budget full (503)', timeoutMs: 5000, intervalMs: 50 });
-    await waitFor(() => stalled.every((s) => s.text().startsWith('HTTP/1.1 408')), { what: 'four 408s', timeoutMs: 5000, intervalMs: 50 });
+    await waitFor(async () => (await fetch(`${sc.apiUrl}/v1/cache/up/probe`, { method: 'PUT', body: Buffer.alloc(MiB) })).status === 503, { what: 'budget full (503)', timeoutMs: 20000, intervalMs: 50 });
+    await waitFor(() => stalled.every((s) => s.text().startsWith('HTTP/1.1 408')), { what: 'four 408s', timeoutMs: 20000, intervalMs: 50 });
     // The clients keep their sockets open; their budget must be free anyway.
     const res = await fetch(`${sc.apiUrl}/v1/cache/up/after`, { method: 'PUT', body: Buffer.alloc(MiB) });
     expect(res.status).toBe(204);
@@ -58,12 +61,13 @@ test('a 408 for a stalled upload gives its body budget back at once', async () =
         for (const s of stalled) if (!s.closed()) s.sock.write('x');
         return stalled.every((s) => s.closed());
       },
-      { what: 'stalled sockets closed by the sidecar', timeoutMs: 5000, intervalMs: 100 },
+      { what: 'stalled sockets closed by the sidecar', timeoutMs: 20000, intervalMs: 100 },
     );
   } finally {
     for (const s of stalled) s.sock.destroy();
+    await sc.stop();
   }
-});
+}, 60000);
 
 test('valid JSON nested 10,000 deep is a 400, not a stack overflow', async () => {
   const deep = `${'['.repeat(10000)}${']'.repeat(10000)}`;
