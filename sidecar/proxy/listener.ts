@@ -15,7 +15,7 @@ import type { SidecarMetrics } from '../metrics';
 import type { StatsCollector } from '../stats';
 import { Breaker, RejectReason } from './breaker';
 import { Forwarder, sendJsonError, UpstreamTarget } from './forward';
-import { Meter } from './meter';
+import { Invocation, Meter } from './meter';
 import { UpstreamReadiness } from './readiness';
 import { OperationResolver, parsePaths, parseRoutes } from './routes';
 import { socketError, Upgrader } from './upgrade';
@@ -150,34 +150,25 @@ export class InboundProxy {
       return;
     }
     const inv = this.meter.begin(this.operations.resolve(req.headers[PROXY_OPERATION_HEADER], path));
-    const cancel = this.breaker.acquire(
-      () => {
-        if (inv.done) {
-          this.breaker.release();
-          return;
-        }
-        inv.release = () => this.breaker.release();
-        this.forwarder.forward(req, res, inv);
-      },
-      (reason) => {
-        this.meter.reject(reason);
-        sendJsonError(res, 503, reason, REJECT_MESSAGES[reason], { 'retry-after': this.retryAfter, ...(this.draining ? { connection: 'close' } : {}) });
-        inv.end(false, reason);
-      },
-    );
-    if (!inv.done && inv.release === undefined) {
-      // Queued: a client that leaves gives its place up.
-      res.once('close', () => {
-        if (inv.release !== undefined || inv.done) return;
-        cancel();
-        inv.end(false, 'client_closed');
-      });
-    }
+    this.admit(inv, res, () => this.forwarder.forward(req, res, inv), (reason) => {
+      sendJsonError(res, 503, reason, REJECT_MESSAGES[reason], { 'retry-after': this.retryAfter, ...(this.draining ? { connection: 'close' } : {}) });
+    });
   }
 
   private handleUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const inv = this.meter.begin(this.operations.resolve(req.headers[PROXY_OPERATION_HEADER], pathOf(req.url)));
+    this.admit(inv, socket, () => this.upgrader.upgrade(req, socket, head, inv), (reason) => {
+      socketError(socket, 503, reason, REJECT_MESSAGES[reason], ['retry-after', this.retryAfter]);
+    });
+  }
+
+  /**
+   * Through the concurrency limit: `start` once a slot is free (unless the invocation already ended
+   * while queued, which gives the slot back), `refuse` when the queue is full or times out. A
+   * queued client that leaves (`closer` emits 'close') gives its place up.
+   */
+  private admit(inv: Invocation, closer: NodeJS.EventEmitter, start: () => void, refuse: (reason: RejectReason) => void): void {
     const cancel = this.breaker.acquire(
       () => {
         if (inv.done) {
@@ -185,16 +176,16 @@ export class InboundProxy {
           return;
         }
         inv.release = () => this.breaker.release();
-        this.upgrader.upgrade(req, socket, head, inv);
+        start();
       },
       (reason) => {
         this.meter.reject(reason);
-        socketError(socket, 503, reason, REJECT_MESSAGES[reason], ['retry-after', this.retryAfter]);
+        refuse(reason);
         inv.end(false, reason);
       },
     );
     if (!inv.done && inv.release === undefined) {
-      socket.once('close', () => {
+      closer.once('close', () => {
         if (inv.release !== undefined || inv.done) return;
         cancel();
         inv.end(false, 'client_closed');
