@@ -123,7 +123,7 @@ export class AgentGateway extends Construct {
       return { name: r.agent.spec.name, meshTimeout: plan?.routes[plan.routes.length - 1].timeout ?? '300s' };
     });
     const { mesh: _m, routes: _r, ...rest } = props ?? ({} as AgentGatewayProps);
-    const input = { ...rest, routes: routes.map(({ agent: _a, ...route }) => ({ ...route, rateLimit: route.rateLimit ?? rest.rateLimit })) };
+    const input = { ...rest, routes: routes.map(({ agent: _a, ...route }) => route) };
     const parsed = edgeOptionsSchema.safeParse(input);
     if (!parsed.success) problems.push(...formatIssues(parsed.error.issues));
     if (problems.length > 0) throw new PropsValidationError(this.node.path, problems);

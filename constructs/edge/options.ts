@@ -115,6 +115,7 @@ export interface EdgePlan {
   readonly tls: { readonly secretName: string; readonly minProtocolVersion: 'TLSV1_2' | 'TLSV1_3'; readonly httpsRedirect: boolean };
   /** The documented prop type, not z.output: AgentGateway's published declarations must not depend on zod. */
   readonly jwt?: Omit<AgentGatewayJwt, 'forwardOriginalToken'> & { readonly forwardOriginalToken: boolean };
+  /** Bucket of every route without its own (each route gets its own bucket, per gateway pod). */
   readonly rateLimit?: TokenBucket;
   readonly routes: readonly EdgeRoutePlan[];
 }
@@ -174,7 +175,8 @@ export function planEdge(id: string, options: EdgeOptions, agents: readonly Rout
       pathPrefix,
       timeout: r.timeout,
       idleTimeout: r.idleTimeout,
-      rateLimit: r.rateLimit ? tokenBucket(r.rateLimit) : undefined,
+      // A route without its own limit takes the gateway's.
+      rateLimit: r.rateLimit ? tokenBucket(r.rateLimit) : options.rateLimit ? tokenBucket(options.rateLimit) : undefined,
       requiredClaims: r.requiredClaims,
     };
   });

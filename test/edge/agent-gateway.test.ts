@@ -199,7 +199,7 @@ describe('AgentGateway bad input', () => {
       expect.stringMatching(/^tls\.secretName: /),
       expect.stringMatching(/^jwt\.issuer \("http:\/\/auth\.example\.com\/"\) must use https/),
       expect.stringMatching(/^jwt\.jwksUri \("not a url"\) must be an absolute URL/),
-      expect.stringMatching(/^routes\[0\]\.rateLimit\.requestsPerSecond: requestsPerSecond must be at least 1/),
+      expect.stringMatching(/^rateLimit\.requestsPerSecond: requestsPerSecond must be at least 1/),
     ]));
   });
 
