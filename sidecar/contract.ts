@@ -126,9 +126,16 @@ export const METRICS = {
   operationDuration: 'gen_ai_client_operation_duration_seconds',
   /** Histogram, tokens: tokens used per operation, by gen_ai_token_type (OTel gen_ai.client.token.usage). */
   tokenUsage: 'gen_ai_client_token_usage',
-  /** Counter: agent invocations by outcome (success|error). */
+  /**
+   * Counter: agent invocations by outcome (success|error). Through the inbound proxy: a 5xx or a
+   * 429 from the agent and every proxy-generated failure is an error; any other 4xx is a success
+   * (the caller's fault, as in OpenTelemetry HTTP server semantics).
+   */
   invocations: 'agent_invocations_total',
-  /** Counter: failed invocations by error_type. */
+  /**
+   * Counter: failed invocations by error_type. Through the inbound proxy: `5xx`, `429`, or the
+   * proxy's own code (queue_full, queue_timeout, upstream_*, client_closed).
+   */
   errors: 'agent_errors_total',
   /** Gauge: invocations currently in flight (reported by the agent through the sidecar API). */
   inflight: 'agent_inflight_invocations',
@@ -180,6 +187,12 @@ export const METRICS = {
   proxyRequestBytes: 'agent_proxy_request_bytes_total',
   /** Counter, bytes: response bodies forwarded from the agent by the inbound proxy. */
   proxyResponseBytes: 'agent_proxy_response_bytes_total',
+  /**
+   * Counter: responses the inbound proxy's clients got, by status_class (1xx..5xx): the agent's and
+   * the ones the proxy generated itself (503 queue full, 502/504 upstream failures, 400/431 refused
+   * requests). A 101 websocket tunnel is 1xx; a client that left before any response is not counted.
+   */
+  proxyResponses: 'agent_proxy_responses_total',
   /** Counter: proxied requests answered by the proxy itself, by reason (queue_full, queue_timeout, upstream_*). */
   proxyRejected: 'agent_proxy_rejected_requests_total',
   /** Gauge: proxied requests waiting for a concurrency slot. */
@@ -218,6 +231,8 @@ export const LABELS = {
   budget: 'budget',
   /** On agent_proxy_upstream_sockets: active|idle. */
   socketState: 'state',
+  /** On agent_proxy_responses_total: 1xx|2xx|3xx|4xx|5xx. */
+  statusClass: 'status_class',
 } as const;
 
 /**

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import type { Logger } from 'pino';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
 import type { Invocation, Meter } from './meter';
+import { statusOutcome } from './status';
 
 export interface UpstreamTarget {
   readonly hostname: string;
@@ -97,8 +98,10 @@ export class Forwarder {
       const f = classifyUpstreamError(err);
       this.meter.reject(f.code);
       this.log.debug({ err: err.message, code: f.code, url: req.url?.slice(0, 200) }, 'upstream request failed');
-      if (!res.headersSent) sendJsonError(res, f.status, f.code, f.message, this.draining() ? { connection: 'close' } : {});
-      else res.destroy();
+      if (!res.headersSent) {
+        sendJsonError(res, f.status, f.code, f.message, this.draining() ? { connection: 'close' } : {});
+        inv?.respond(f.status);
+      } else res.destroy();
       inv?.end(false, f.code);
     });
 
@@ -109,6 +112,7 @@ export class Forwarder {
       if (this.draining()) raw.push('connection', 'close');
       const status = ures.statusCode ?? 502;
       res.writeHead(status, ures.statusMessage, raw);
+      if (!res.destroyed) inv?.respond(status);
       // Streams (SSE, chunked) get their headers now, not with the first chunk.
       if (ures.headers['content-length'] === undefined) res.flushHeaders();
       ures.on('data', (chunk: Buffer) => {
@@ -119,7 +123,8 @@ export class Forwarder {
       ures.on('end', () => {
         if (ures.trailers && Object.keys(ures.trailers).length > 0) res.addTrailers(ures.trailers);
         res.end();
-        inv?.end(status < 500, status < 500 ? undefined : `${Math.floor(status / 100)}xx`);
+        const o = statusOutcome(status);
+        inv?.end(o.success, o.errorType);
       });
       ures.on('error', () => {
         /* reported through 'close' */

@@ -91,7 +91,7 @@ export class InboundProxy {
         socket.destroy();
         return;
       }
-      socketError(socket, status, code, err.code ?? err.message);
+      if (socketError(socket, status, code, err.code ?? err.message)) this.meter.respondUnparsed(status);
     });
   }
 
@@ -151,7 +151,9 @@ export class InboundProxy {
     }
     const inv = this.meter.begin(this.operations.resolve(req.headers[PROXY_OPERATION_HEADER], path));
     this.admit(inv, res, () => this.forwarder.forward(req, res, inv), (reason) => {
+      if (res.destroyed) return;
       sendJsonError(res, 503, reason, REJECT_MESSAGES[reason], { 'retry-after': this.retryAfter, ...(this.draining ? { connection: 'close' } : {}) });
+      inv.respond(503);
     });
   }
 
@@ -159,7 +161,7 @@ export class InboundProxy {
     socket.on('error', () => socket.destroy());
     const inv = this.meter.begin(this.operations.resolve(req.headers[PROXY_OPERATION_HEADER], pathOf(req.url)));
     this.admit(inv, socket, () => this.upgrader.upgrade(req, socket, head, inv), (reason) => {
-      socketError(socket, 503, reason, REJECT_MESSAGES[reason], ['retry-after', this.retryAfter]);
+      if (socketError(socket, 503, reason, REJECT_MESSAGES[reason], ['retry-after', this.retryAfter])) inv.respond(503);
     });
   }
 

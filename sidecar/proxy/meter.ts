@@ -7,16 +7,19 @@
  */
 import type * as http from 'node:http';
 import type * as client from 'prom-client';
-import { LABELS, METRICS, TTFB_BUCKETS_SECONDS } from '../contract';
+import { LABELS, METRICS, PROXY_DEFAULT_OPERATION, TTFB_BUCKETS_SECONDS } from '../contract';
 import { HistogramState, registerCollected, Series, SidecarMetrics } from '../metrics';
 import type { StatsCollector } from '../stats';
 import type { Breaker } from './breaker';
+import { STATUS_CLASSES, statusClassIndex } from './status';
 
 /** Per (agent, operation) figures of the proxy; bounded by the label caps. */
 class ProxySeries {
   readonly ttfb = new HistogramState(TTFB_BUCKETS_SECONDS);
   requestBytes = 0;
   responseBytes = 0;
+  /** Responses the clients got, by status class (index into STATUS_CLASSES). */
+  readonly responses = new Float64Array(STATUS_CLASSES.length);
   constructor(
     readonly agent: string,
     readonly operation: string,
@@ -45,6 +48,11 @@ export class Invocation {
   /** The agent's response headers arrived (time to first byte). */
   firstByte(): void {
     this.meter.firstByte(this, (performance.now() - this.started) / 1000);
+  }
+
+  /** A status line (the agent's or the proxy's own) went out to the client. */
+  respond(status: number): void {
+    this.meter.respond(this.agent, this.operation, status);
   }
 
   end(success: boolean, errorType?: string): void {
@@ -82,27 +90,37 @@ export class Meter {
   }
 
   firstByte(inv: Invocation, seconds: number): void {
-    this.proxySeries(inv).ttfb.observe(seconds);
+    this.proxySeries(inv.agent, inv.operation).ttfb.observe(seconds);
+  }
+
+  /** Counts one response by status class; requests too malformed to have an operation use the default one. */
+  respond(agent: string, operation: string, status: number): void {
+    this.proxySeries(agent, operation).responses[statusClassIndex(status)]++;
+  }
+
+  /** A response to a request that could not be parsed (no invocation exists for it). */
+  respondUnparsed(status: number): void {
+    this.respond(this.agentName, PROXY_DEFAULT_OPERATION, status);
   }
 
   end(inv: Invocation, durationMs: number, success: boolean, errorType: string | undefined): void {
     this.metrics.adjustProxied(inv.agent, -1);
     const s: Series = this.metrics.seriesFor(inv.agent, inv.operation, '', success ? '' : (errorType ?? '_OTHER'));
     this.metrics.observeInvocation(s, durationMs, success);
-    const p = this.proxySeries(inv);
+    const p = this.proxySeries(inv.agent, inv.operation);
     p.requestBytes += inv.requestBytes;
     p.responseBytes += inv.responseBytes;
     this.stats.observe(s.tuple.agent, { agent: s.tuple.agent, operation: s.tuple.operation, durationMs, success, errorType: success ? undefined : errorType }, Date.now());
   }
 
-  private proxySeries(inv: Invocation): ProxySeries {
-    const key = `${inv.agent}\u0001${inv.operation}`;
+  private proxySeries(agentName: string, operationName: string): ProxySeries {
+    const key = `${agentName}\u0001${operationName}`;
     let p = this.series.get(key);
     if (!p) {
       // Resolve through the same caps as the invocation series: folded names share one entry.
       const l = this.metrics.limiter;
-      const agent = l.agent.resolve(inv.agent);
-      const operation = l.operation.resolve(inv.operation);
+      const agent = l.agent.resolve(agentName);
+      const operation = l.operation.resolve(operationName);
       const folded = `${agent}\u0001${operation}`;
       p = this.series.get(folded) ?? new ProxySeries(agent, operation);
       this.series.set(folded, p);
@@ -124,6 +142,11 @@ export class Meter {
     );
     registerCollected(registry, METRICS.proxyResponseBytes, 'Inbound proxy: response body bytes forwarded from the agent.', 'counter', () =>
       unique().map((p) => ({ labels: labels(p), value: p.responseBytes })),
+    );
+    registerCollected(registry, METRICS.proxyResponses, 'Inbound proxy: responses sent to clients (the agent\'s and the proxy\'s own), by status class.', 'counter', () =>
+      unique().flatMap((p) =>
+        STATUS_CLASSES.flatMap((c, i) => (p.responses[i] > 0 ? [{ labels: { ...labels(p), [LABELS.statusClass]: c }, value: p.responses[i] }] : [])),
+      ),
     );
     registerCollected(registry, METRICS.proxyRejected, 'Inbound proxy: requests answered by the proxy itself, by reason.', 'counter', () =>
       [...this.rejected].map(([reason, value]) => ({ labels: { [LABELS.reason]: reason }, value })),

@@ -10,6 +10,7 @@ import type * as net from 'node:net';
 import { upstreamRequestHeaders } from './headers';
 import { classifyUpstreamError, UpstreamTarget } from './forward';
 import type { Invocation, Meter } from './meter';
+import { statusOutcome } from './status';
 
 const MAX_REFUSAL_BODY = 65536;
 
@@ -19,12 +20,18 @@ function rawResponse(status: number, message: string, headers: readonly string[]
   return `${head}\r\n`;
 }
 
-/** Writes a small JSON error on a raw socket (no http.ServerResponse exists for an upgrade) and closes it. */
-export function socketError(socket: net.Socket, status: number, code: string, message: string, extra: string[] = []): void {
+/**
+ * Writes a small JSON error on a raw socket (no http.ServerResponse exists for an upgrade) and
+ * closes it; false when the client was already gone (no response went out).
+ */
+export function socketError(socket: net.Socket, status: number, code: string, message: string, extra: string[] = []): boolean {
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
     socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Error', ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', ...extra]) + body);
-  } else socket.destroy();
+    return true;
+  }
+  socket.destroy();
+  return false;
 }
 
 export class Upgrader {
@@ -65,7 +72,7 @@ export class Upgrader {
       if (inv.done) return;
       const f = classifyUpstreamError(err);
       this.meter.reject(f.code);
-      socketError(socket, f.status, f.code, f.message);
+      if (socketError(socket, f.status, f.code, f.message)) inv.respond(f.status);
       inv.end(false, f.code);
     });
     // The agent did not switch protocols: relay its answer (up to 64 KiB of body) and close.
@@ -86,9 +93,13 @@ export class Upgrader {
         const body = Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY);
         socket.off('close', onEarlyClose);
         headers.push('content-length', String(body.length), 'connection', 'close');
-        if (socket.writable) socket.end(Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
-        inv.responseBytes += body.length;
-        inv.end(status < 500, status < 500 ? undefined : `${Math.floor(status / 100)}xx`);
+        if (socket.writable) {
+          socket.end(Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
+          inv.respond(status);
+          inv.responseBytes += body.length;
+        }
+        const o = statusOutcome(status);
+        inv.end(o.success, o.errorType);
       });
       ures.on('error', () => socket.destroy());
     });
@@ -101,6 +112,7 @@ export class Upgrader {
         return;
       }
       socket.write(rawResponse(ures.statusCode ?? 101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
+      inv.respond(ures.statusCode ?? 101);
       if (uhead.length) socket.write(uhead);
       if (head.length) usocket.write(head);
       this.tunnels.add(socket);

@@ -69,12 +69,14 @@ describe('inbound proxy: forwarding and metrics', () => {
     expect(count(after, inv('chat', 'success')) - count(before, inv('chat', 'success'))).toBe(3);
     expect(count(after, inv('v1_other', 'success')) - count(before, inv('v1_other', 'success'))).toBe(1);
     expect(count(after, inv('invoke_agent', 'error')) - count(before, inv('invoke_agent', 'error'))).toBe(1);
-    // 4xx is the caller's error, not the agent's.
+    // A 4xx other than 429 is the caller's error, not the agent's.
     expect(count(after, inv('invoke_agent', 'success')) - count(before, inv('invoke_agent', 'success'))).toBe(1);
     expect(count(after, inv('plan', 'success')) - count(before, inv('plan', 'success'))).toBe(1);
     expect(metricValue(after, METRICS.errors, { ...AGENT, gen_ai_operation_name: 'invoke_agent', error_type: '5xx' })).toBeGreaterThanOrEqual(1);
     const total = (s: typeof before) => seriesOf(s, METRICS.invocations).reduce((n, x) => n + x.value, 0);
     expect(total(after) - total(before)).toBe(7); // /health is not counted
+    const responses = (s: typeof before) => seriesOf(s, METRICS.proxyResponses).reduce((n, x) => n + x.value, 0);
+    expect(responses(after) - responses(before)).toBe(7);
     const chatDur = metricValue(after, `${METRICS.operationDuration}_count`, { ...AGENT, gen_ai_operation_name: 'chat' });
     expect(chatDur).toBe(3);
     expect(metricValue(after, `${METRICS.proxyTimeToFirstByte}_count`, { ...AGENT, gen_ai_operation_name: 'chat' })).toBe(3);
@@ -97,6 +99,10 @@ describe('inbound proxy: forwarding and metrics', () => {
       expect(ops.has('other')).toBe(true);
       expect(seriesOf(s, METRICS.invocations).reduce((n, x) => n + x.value, 0)).toBe(10);
       expect(new Set(seriesOf(s, METRICS.proxyRequestBytes).map((x) => x.labels.gen_ai_operation_name)).size).toBeLessThanOrEqual(4);
+      const responses = seriesOf(s, METRICS.proxyResponses);
+      expect(new Set(responses.map((x) => x.labels.gen_ai_operation_name)).size).toBeLessThanOrEqual(4);
+      expect(responses.every((x) => x.labels.status_class === '2xx')).toBe(true);
+      expect(responses.reduce((n, x) => n + x.value, 0)).toBe(10);
     } finally {
       await sc2.stop();
     }
