@@ -231,9 +231,11 @@ below) and three alerts: \`AgentModelProviderErrors\` (failed calls per provider
 traffic guarded; agent disconnects do not count), \`AgentTokenBudgetNearlySpent\` (agents with
 \`models.maxTokensPerMinute\`: a pod used more than 90% of it) and \`AgentTimeToFirstTokenHigh\` (agents
 with \`models.timeToFirstTokenP95Seconds\`: p95 time to first chunk above it for 10m). Their thresholds
-are fixed (\`MODEL_ALERT_THRESHOLDS\`) and they are not (yet) subject to \`alertSeverities\`,
-\`alertFor\` or \`disabledAlerts\`; \`severities\`, \`alertLabels\`, \`runbookUrl\`, \`cluster\` and
-\`minInvocations\` apply. \`test/promtool/model-agents.*\` are their generated promtool tests.
+are fixed (\`MODEL_ALERT_THRESHOLDS\`); like the built-in alerts they take \`alertSeverities\`,
+\`alertFor\` and \`disabledAlerts\` (e.g. \`disabledAlerts: [AgentTokenBudgetNearlySpent]\`, or
+\`alertFor: { AgentTimeToFirstTokenHigh: 30m }\` for a batch agent), and \`severities\`, \`alertLabels\`,
+\`runbookUrl\`, \`cluster\` and \`minInvocations\` apply. \`test/promtool/model-agents.*\` are their
+generated promtool tests.
 
 ## Workload alerts
 
@@ -253,7 +255,7 @@ workloads by name, and alerts on kube-state-metrics and cAdvisor series of the s
 | \`AgentPdbBlocksDisruptions\` | (KubePdbNotEnoughHealthyPods) | \`<agent>-pdb\` allows 0 disruptions while it wants > 0 healthy pods, for 1h |
 
 The autoscaler at its maximum is \`AgentNotScaling\` above (the mixin's KubeHpaMaxedOut, 15m; here 30m,
-KEDA's HPA included). Unlike the model alerts, the workload alerts take \`alertSeverities\`, \`alertFor\`
+KEDA's HPA included). The workload alerts take \`alertSeverities\`, \`alertFor\`
 and \`disabledAlerts\` like the built-in ones (e.g. \`disabledAlerts: [AgentCpuThrottlingHigh]\` where
 CPU limits are not set). A canary Deployment (\`<agent>-canary\`) is not watched. Each alert has a firing
 and a silent promtool test per workload kind in the generated suites (\`test/promtool/alert-cases.*\` has a

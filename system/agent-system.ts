@@ -5,7 +5,7 @@ import { AgentCanary, AgentService, AgentServiceProps } from '../constructs/agen
 import { MeshAgentOptions, MeshIngressPeer, MeshPolicyProps } from '../constructs/mesh-policy';
 import { MonitoringStackProps } from '../constructs/monitoring-stack';
 import { ReferenceAgentConfig } from '../constructs/reference-config';
-import { AlertName, AlertThresholds } from '../constructs/rules/options';
+import { AlertThresholds, ConfigurableAlertName } from '../constructs/rules/options';
 import { AgentSpec, MANAGED_BY } from '../constructs/spec';
 import { isParsedSystemSpec, parseSystemSpec, SpecIssue, SystemSpec, SystemSpecError, SystemSpecInput, toConstructIssues } from './system-spec';
 import { buildMesh, buildMonitoring, SystemMesh, SystemMonitoring } from './integration';
@@ -67,8 +67,8 @@ export type SystemMeshOptions = Omit<MeshPolicyProps, 'services' | 'calls' | 'in
 
 /** Monitoring options of a system (MonitoringStack props; per-agent thresholds go on the agents). */
 export type SystemMonitoringOptions = Omit<MonitoringStackProps, 'services' | 'overrides' | 'customAlerts' | 'disabledAlerts'> & {
-  /** Built-in alerts to leave out. @default none */
-  readonly disabledAlerts?: AlertName[];
+  /** Built-in, workload and model-call alerts to leave out. @default none */
+  readonly disabledAlerts?: ConfigurableAlertName[];
 };
 
 /**

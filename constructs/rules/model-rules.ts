@@ -5,6 +5,7 @@
  */
 import { LABELS, METRICS, TTFC_BUCKETS_SECONDS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
+import { parseDuration } from '../validation';
 import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
 import { infoLabels, jobName, num, promRegex, rec, sel, SystemContext, win, winSeconds } from './context';
 import { MODEL_ALERT_DOCS, MODEL_ALERT_THRESHOLDS, ModelAlertName } from './model-catalog';
@@ -78,10 +79,12 @@ function alerts(ctx: SystemContext): ModelAlert[] {
   const agents = modelAgents(ctx);
   const out: ModelAlert[] = [];
   const add = (name: ModelAlertName, expr: string, covered: readonly AgentSpec[], threshold: number, labels?: Record<string, string>) => {
+    if (o.disabledAlerts.includes(name)) return;
     const doc = MODEL_ALERT_DOCS[name];
-    const params: RuleParams = { for: doc.for };
+    const params: RuleParams = { for: o.alertFor[name] ?? doc.for };
+    const level = o.alertSeverities[name] ?? doc.level;
     const vars = GO_VARS(doc.valueFormat);
-    const ruleLabels: Record<string, string> = { severity: o.severities[doc.level], ...(labels ?? {}), ...o.alertLabels };
+    const ruleLabels: Record<string, string> = { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...(labels ?? {}), ...o.alertLabels };
     out.push({
       name,
       params,
@@ -90,7 +93,7 @@ function alerts(ctx: SystemContext): ModelAlert[] {
       rule: {
         alert: name,
         expr,
-        for: win(ctx, doc.for),
+        for: win(ctx, params.for),
         labels: ruleLabels,
         annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(o, name) },
       },
@@ -179,12 +182,15 @@ export function modelPromtoolTests(ctx: SystemContext): PromtoolTest[] {
   const tests: PromtoolTest[] = [];
   const push = (a: ModelAlert, name: string, input: PromtoolInputSeries[], evalMinutes: number, exp: PromtoolAlert[]) =>
     tests.push({ name: `${a.name}: ${name}`, interval: '1m', input_series: input, alert_rule_test: [{ eval_time: `${evalMinutes}m`, alertname: a.name, exp_alerts: exp }] });
-  const minutes = 20;
   // Enough calls per minute for the minimum-traffic guard, whatever minInvocations is.
   const perMinute = Math.max(60, Math.ceil(o.minInvocations / 5) * 2);
 
   for (const a of alerts(ctx)) {
     const s = a.agents[0];
+    // Evaluated a few minutes after the condition held for `for:` (alertFor may lengthen it).
+    const forMin = Math.ceil(parseDuration(a.params.for) / 60);
+    const evalAt = { AgentModelProviderErrors: forMin + 10, AgentTokenBudgetNearlySpent: forMin + 5, AgentTimeToFirstTokenHigh: forMin + 6 }[a.name];
+    const minutes = Math.max(20, evalAt + 4);
     const base = { ...target(s), [LABELS.agentName]: s.name, [LABELS.operationName]: 'chat', [PROVIDER]: s.models!.providers[0].provider, [LABELS.requestModel]: 'gpt-4o' };
     switch (a.name) {
       case 'AgentModelProviderErrors': {
@@ -196,8 +202,8 @@ export function modelPromtoolTests(ctx: SystemContext): PromtoolTest[] {
         ];
         const bad = Math.min(0.9, a.threshold * 3);
         // client_closed calls count in the denominator: the ratio is bad / 2.
-        push(a, `fires when ${num(bad * 50)}% of ${s.name}'s calls to ${base[PROVIDER]} fail`, calls(bad), 15, [expected(a, s, bad / 2, { [PROVIDER]: base[PROVIDER] })]);
-        push(a, 'silent below the threshold (client disconnects do not count)', calls(a.threshold / 4), 15, []);
+        push(a, `fires when ${num(bad * 50)}% of ${s.name}'s calls to ${base[PROVIDER]} fail`, calls(bad), evalAt, [expected(a, s, bad / 2, { [PROVIDER]: base[PROVIDER] })]);
+        push(a, 'silent below the threshold (client disconnects do not count)', calls(a.threshold / 4), evalAt, []);
         break;
       }
       case 'AgentTokenBudgetNearlySpent': {
@@ -206,8 +212,8 @@ export function modelPromtoolTests(ctx: SystemContext): PromtoolTest[] {
           { series: series(METRICS.gatewayTokensLastMinute, { ...target(s), [LABELS.agentName]: s.name }), values: `${num(used)}x${minutes}` },
           { series: series(METRICS.gatewayTokenBudget, { ...target(s), [LABELS.agentName]: s.name }), values: `${num(budget)}x${minutes}` },
         ];
-        push(a, `fires when ${s.name} used 95% of its budget for 5m`, gauges(budget * 0.95), 10, [expected(a, s, 0.95)]);
-        push(a, 'silent at half the budget', gauges(budget / 2), 10, []);
+        push(a, `fires when ${s.name} used 95% of its budget for ${a.params.for}`, gauges(budget * 0.95), evalAt, [expected(a, s, 0.95)]);
+        push(a, 'silent at half the budget', gauges(budget / 2), evalAt, []);
         break;
       }
       case 'AgentTimeToFirstTokenHigh': {
@@ -225,8 +231,8 @@ export function modelPromtoolTests(ctx: SystemContext): PromtoolTest[] {
         };
         const lo = TTFC_BUCKETS_SECONDS[TTFC_BUCKETS_SECONDS.indexOf(slowLe) - 1] ?? 0;
         const p95 = lo + (slowLe - lo) * 0.95;
-        push(a, `fires when ${s.name}'s p95 time to first token is ${num(p95)}s (objective ${num(a.threshold)}s)`, hist(slowLe), 16, [expected(a, s, p95)]);
-        push(a, 'silent when first tokens come fast', hist(fastLe), 16, []);
+        push(a, `fires when ${s.name}'s p95 time to first token is ${num(p95)}s (objective ${num(a.threshold)}s)`, hist(slowLe), evalAt, [expected(a, s, p95)]);
+        push(a, 'silent when first tokens come fast', hist(fastLe), evalAt, []);
         break;
       }
     }

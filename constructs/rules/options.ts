@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { duration, labelMap, labelValue } from '../validation';
+import { MODEL_ALERT_NAMES, ModelAlertName } from './model-catalog';
 import { SEVERITY_LEVELS, SeverityLevel } from './types';
 import { WORKLOAD_ALERT_NAMES, WorkloadAlertName } from './workload-catalog';
 
@@ -24,9 +25,9 @@ export const ALERT_NAMES = [
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
-/** Alerts that `disabledAlerts`, `alertFor` and `alertSeverities` can name: the built-in and the workload alerts. */
-export const CONFIGURABLE_ALERT_NAMES = [...ALERT_NAMES, ...WORKLOAD_ALERT_NAMES] as const;
-export type ConfigurableAlertName = AlertName | WorkloadAlertName;
+/** Alerts that `disabledAlerts`, `alertFor` and `alertSeverities` can name: the built-in, workload and model-call alerts. */
+export const CONFIGURABLE_ALERT_NAMES = [...ALERT_NAMES, ...WORKLOAD_ALERT_NAMES, ...MODEL_ALERT_NAMES] as const;
+export type ConfigurableAlertName = AlertName | WorkloadAlertName | ModelAlertName;
 
 /** Per-agent alert thresholds. Every field falls back to the stack-wide value, then to the default. */
 export interface AlertThresholds {
@@ -78,7 +79,7 @@ export interface MonitoringOptions {
   readonly alertSeverities?: Partial<Record<ConfigurableAlertName, SeverityLevel>>;
   /** `for:` per alert, overriding the built-in duration. @default see docs/monitoring.md */
   readonly alertFor?: Partial<Record<ConfigurableAlertName, string>>;
-  /** Built-in (and workload) alerts to leave out. @default [] */
+  /** Built-in, workload and model-call alerts to leave out. @default [] */
   readonly disabledAlerts?: readonly ConfigurableAlertName[];
   /** Extra labels on every alert (e.g. `{ tenant: 'ai' }`). @default {} */
   readonly alertLabels?: Record<string, string>;

@@ -230,6 +230,17 @@ describe('JSON Schema', () => {
     expect(validate({ agents: [{ name: 'a', image: IMAGE }], extra: 1 })).toBe(false);
   });
 
+  test('monitoring alert options name the built-in, workload and model-call alerts (schema and parser agree)', () => {
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(systemSpecJsonSchema());
+    const monitoring = { disabledAlerts: ['AgentTokenBudgetNearlySpent', 'AgentCpuThrottlingHigh'], alertFor: { AgentTimeToFirstTokenHigh: '30m' }, alertSeverities: { AgentModelProviderErrors: 'emergency' } };
+    const spec = { agents: [{ name: 'a', image: IMAGE }], monitoring };
+    expect(validate(spec) ? [] : validate.errors).toEqual([]);
+    expect(ok(spec).monitoring).toMatchObject(monitoring);
+    const typo = { agents: [{ name: 'a', image: IMAGE }], monitoring: { disabledAlerts: ['AgentTokenBudgetNearlySpnt'] } };
+    expect(validate(typo)).toBe(false);
+    expect(lines(typo).join('\n')).toMatch(/monitoring\.disabledAlerts\[0\].*AgentTokenBudgetNearlySpent/);
+  });
+
   test('documents fields for editor completion', () => {
     const text = systemSpecJsonSchemaText();
     expect(text).toContain('Call graph edges');

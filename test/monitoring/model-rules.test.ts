@@ -1,9 +1,28 @@
 /** Rules of model calls through the sidecar gateway: present only for agents with `models`, documented, promtool-tested. */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
 import { agentDashboard, dashboardQueries } from '../../constructs/dashboards';
 import { METRICS } from '../../sidecar/contract';
-import { isAlertingRule, isRecordingRule, MODEL_ALERT_NAMES, RECORDING_RULE_DOCS, recordingDocKey, ruleGroups } from '../../constructs/rules';
+import {
+  AlertingRule,
+  isAlertingRule,
+  isRecordingRule,
+  MODEL_ALERT_DOCS,
+  MODEL_ALERT_NAMES,
+  MonitoringOptions,
+  promtoolSuites,
+  promtoolTestFile,
+  RECORDING_RULE_DOCS,
+  recordingDocKey,
+  ruleGroups,
+} from '../../constructs/rules';
 import { modelStack } from '../../scripts/monitoring-artifacts';
-import { exampleSpecs } from './fixtures';
+import { findBinary, requireServers } from '../support/servers';
+import { noteSkip } from '../support/skips';
+import { exampleSpecs, spec } from './fixtures';
 
 describe('model rules', () => {
   const stack = modelStack();
@@ -71,4 +90,71 @@ describe('model calls dashboard row', () => {
       expect(expr).toContain('agent=~"$agent"');
     }
   });
+});
+
+describe('model alerts honour disabledAlerts, alertFor and alertSeverities', () => {
+  const key = (k: string) => ({ secretName: 'model-keys', key: k });
+  const specs = [
+    spec('chat', { models: { providers: [{ provider: 'openai', model: 'gpt-4o-mini', apiKey: key('openai') }], maxTokensPerMinute: 100000, timeToFirstTokenP95Seconds: 2 } }),
+    spec('summarizer', { models: { providers: [{ provider: 'anthropic', model: 'claude-sonnet-4-5', apiKey: key('anthropic') }], timeToFirstTokenP95Seconds: 5 } }),
+  ];
+  const modelAlerts = (o: MonitoringOptions = {}): AlertingRule[] =>
+    ruleGroups(specs, o).find((g) => g.name.endsWith('.models'))!.rules.filter(isAlertingRule);
+  const named = (list: AlertingRule[], name: string) => list.filter((a) => a.alert === name);
+  const others = (name: string) => MODEL_ALERT_NAMES.filter((n) => n !== name);
+
+  test.each(MODEL_ALERT_NAMES)('disabledAlerts: [%s] leaves out its rules and promtool cases, and only those', (name) => {
+    const list = modelAlerts({ disabledAlerts: [name] });
+    expect(named(list, name)).toEqual([]);
+    for (const n of others(name)) expect(named(list, n).length).toBeGreaterThan(0);
+    const tests = promtoolSuites(specs, { disabledAlerts: [name] }).flatMap((x) => x.tests);
+    expect(tests.filter((t) => t.name.startsWith(`${name}:`) || t.alert_rule_test.some((c) => c.alertname === name))).toEqual([]);
+    for (const n of others(name)) expect(tests.some((t) => t.alert_rule_test.some((c) => c.alertname === n && c.exp_alerts.length > 0))).toBe(true);
+  });
+
+  test.each(MODEL_ALERT_NAMES)('alertFor: { %s } sets its for: (scaled by timeScale); its promtool cases wait for it', (name) => {
+    const list = modelAlerts({ alertFor: { [name]: '45m' } });
+    expect(named(list, name).length).toBeGreaterThan(0);
+    for (const a of named(list, name)) expect(a.for).toBe('45m');
+    for (const n of others(name)) for (const a of named(list, n)) expect(a.for).toBe(MODEL_ALERT_DOCS[n].for);
+    for (const a of named(modelAlerts({ alertFor: { [name]: '45m' }, timeScale: 1 / 60 }), name)) expect(a.for).toBe('45s');
+    // The promtool cases wait for the longer for: (checked against promtool below).
+    const tests = promtoolSuites(specs, { alertFor: { [name]: '45m' } }).flatMap((x) => x.tests).filter((t) => t.name.startsWith(`${name}:`));
+    expect(tests.length).toBeGreaterThan(0);
+    for (const t of tests) expect(parseInt(t.alert_rule_test[0].eval_time, 10)).toBeGreaterThan(45);
+  });
+
+  test.each(MODEL_ALERT_NAMES)('alertSeverities: { %s } sets its severity label (emergency pages)', (name) => {
+    const list = modelAlerts({ alertSeverities: { [name]: 'emergency' }, severities: { emergency: 'P1' } });
+    for (const a of named(list, name)) expect([a.labels?.severity, a.labels?.page]).toEqual(['P1', 'true']);
+    for (const n of others(name)) for (const a of named(list, n)) expect([a.labels?.severity, a.labels?.page]).toEqual([MODEL_ALERT_DOCS[n].level, undefined]);
+    for (const a of named(modelAlerts({ alertSeverities: { [name]: 'info' } }), name)) expect(a.labels?.severity).toBe('info');
+  });
+
+  test('the generated promtool cases pass with every model alert re-timed and re-levelled', () => {
+    const bin = findBinary('promtool');
+    if (!bin) {
+      if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
+      noteSkip('promtool test rules for model alerts with alertFor/alertSeverities', 'promtool');
+      return;
+    }
+    const [suite] = promtoolSuites(specs, {
+      alertFor: { AgentModelProviderErrors: '20m', AgentTokenBudgetNearlySpent: '12m', AgentTimeToFirstTokenHigh: '25m' },
+      alertSeverities: { AgentModelProviderErrors: 'emergency', AgentTokenBudgetNearlySpent: 'critical', AgentTimeToFirstTokenHigh: 'info' },
+    });
+    // Only the model cases: the other alerts have their own runs.
+    const tests = suite.tests.filter((t) => MODEL_ALERT_NAMES.some((n) => t.name.startsWith(`${n}:`)));
+    expect(tests.filter((t) => t.alert_rule_test[0].exp_alerts.length > 0).map((t) => t.alert_rule_test[0].exp_alerts[0].exp_labels.severity).sort()).toEqual(['critical', 'critical', 'info', 'info']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-model-promtool-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: suite.ruleGroups }, { lineWidth: 0 }));
+      fs.writeFileSync(path.join(dir, 'rules.test.yaml'), YAML.stringify(promtoolTestFile({ ...suite, tests }, 'rules.yaml'), { lineWidth: 0 }));
+      execFileSync(bin, ['test', 'rules', path.join(dir, 'rules.test.yaml')], { stdio: 'pipe' });
+    } catch (e) {
+      const err = e as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`promtool test rules failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`.slice(0, 5000));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60000);
 });

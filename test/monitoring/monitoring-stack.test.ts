@@ -200,6 +200,17 @@ describe('MonitoringStack', () => {
     expect(() => new MonitoringStack(c, 'm10', { services: [bare] })).toThrow(/m10: services: none of the agents runs the sidecar/);
   });
 
+  test('the model alerts are configurable alert names: accepted by the options, reserved for customAlerts, typos named', () => {
+    const c = chart();
+    const svcs = agents(c);
+    expect(() => new MonitoringStack(c, 'ok', { services: svcs, disabledAlerts: ['AgentModelProviderErrors'], alertFor: { AgentTimeToFirstTokenHigh: '30m' }, alertSeverities: { AgentTokenBudgetNearlySpent: 'critical' } })).not.toThrow();
+    expect(() => new MonitoringStack(c, 'm1', { services: svcs, disabledAlerts: ['AgentModelProviderError' as never] })).toThrow(/m1: disabledAlerts\[0\].*AgentModelProviderErrors/);
+    expect(() => new MonitoringStack(c, 'm2', { services: svcs, alertFor: { AgentTimeToFirstToken: '30m' } as never })).toThrow(/m2: unknown field "alertFor.AgentTimeToFirstToken"/);
+    expect(() => new MonitoringStack(c, 'm3', { services: svcs, customAlerts: [thresholdAlert({ name: 'AgentTokenBudgetNearlySpent', expr: 'up', threshold: 0, summary: 's', description: 'd' })] })).toThrow(
+      /m3: customAlerts\[0\].alert: "AgentTokenBudgetNearlySpent" is a built-in alert name/,
+    );
+  });
+
   test('deterministic output', () => {
     const synth = () => {
       const c = chart();
