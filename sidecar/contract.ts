@@ -183,9 +183,9 @@ export const METRICS = {
   gatewayUsageMissing: 'agent_gateway_usage_missing_total',
   /** Histogram, seconds: inbound proxy, time from request arrival to the agent's response headers. */
   proxyTimeToFirstByte: 'agent_proxy_time_to_first_byte_seconds',
-  /** Counter, bytes: request bodies forwarded to the agent by the inbound proxy. */
+  /** Counter, bytes: request bodies (and websocket bytes client to agent) forwarded by the inbound proxy, as they flow. */
   proxyRequestBytes: 'agent_proxy_request_bytes_total',
-  /** Counter, bytes: response bodies forwarded from the agent by the inbound proxy. */
+  /** Counter, bytes: response bodies (and websocket bytes agent to client) forwarded by the inbound proxy, as they flow. */
   proxyResponseBytes: 'agent_proxy_response_bytes_total',
   /**
    * Counter: responses the inbound proxy's clients got, by status_class (1xx..5xx): the agent's and

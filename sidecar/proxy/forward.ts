@@ -116,7 +116,7 @@ export class Forwarder {
       // Streams (SSE, chunked) get their headers now, not with the first chunk.
       if (ures.headers['content-length'] === undefined) res.flushHeaders();
       ures.on('data', (chunk: Buffer) => {
-        if (inv) inv.responseBytes += chunk.length;
+        inv?.addResponseBytes(chunk.length);
         if (!res.write(chunk)) ures.pause();
       });
       res.on('drain', () => ures.resume());
@@ -140,7 +140,7 @@ export class Forwarder {
     });
 
     req.on('data', (chunk: Buffer) => {
-      if (inv) inv.requestBytes += chunk.length;
+      inv?.addRequestBytes(chunk.length);
       if (!ureq.write(chunk)) req.pause();
     });
     ureq.on('drain', () => req.resume());

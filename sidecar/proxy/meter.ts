@@ -26,7 +26,11 @@ class ProxySeries {
   ) {}
 }
 
-/** One proxied request from arrival to its end; `end()` counts it exactly once. */
+/**
+ * One proxied request from arrival to its end; `end()` counts it exactly once. Bytes go into the
+ * series as they flow (a long stream or websocket tunnel is visible at every scrape); the
+ * invocation keeps its own totals too.
+ */
 export class Invocation {
   readonly started = performance.now();
   requestBytes = 0;
@@ -37,6 +41,7 @@ export class Invocation {
 
   constructor(
     private readonly meter: Meter,
+    private readonly proxy: ProxySeries,
     readonly agent: string,
     readonly operation: string,
   ) {}
@@ -45,14 +50,26 @@ export class Invocation {
     return this.ended;
   }
 
+  /** Bytes forwarded from the client to the agent (body, or tunnelled after a 101). */
+  addRequestBytes(n: number): void {
+    this.requestBytes += n;
+    this.proxy.requestBytes += n;
+  }
+
+  /** Bytes forwarded from the agent to the client (body, or tunnelled after a 101). */
+  addResponseBytes(n: number): void {
+    this.responseBytes += n;
+    this.proxy.responseBytes += n;
+  }
+
   /** The agent's response headers arrived (time to first byte). */
   firstByte(): void {
-    this.meter.firstByte(this, (performance.now() - this.started) / 1000);
+    this.proxy.ttfb.observe((performance.now() - this.started) / 1000);
   }
 
   /** A status line (the agent's or the proxy's own) went out to the client. */
   respond(status: number): void {
-    this.meter.respond(this.agent, this.operation, status);
+    this.proxy.responses[statusClassIndex(status)]++;
   }
 
   end(success: boolean, errorType?: string): void {
@@ -77,7 +94,7 @@ export class Meter {
 
   begin(operation: string): Invocation {
     this.metrics.adjustProxied(this.agentName, 1);
-    return new Invocation(this, this.agentName, operation);
+    return new Invocation(this, this.proxySeries(this.agentName, operation), this.agentName, operation);
   }
 
   /** A request the proxy answered itself (queue full, upstream down, ...). */
@@ -89,27 +106,15 @@ export class Meter {
     return this.rejected.get(reason) ?? 0;
   }
 
-  firstByte(inv: Invocation, seconds: number): void {
-    this.proxySeries(inv.agent, inv.operation).ttfb.observe(seconds);
-  }
-
-  /** Counts one response by status class; requests too malformed to have an operation use the default one. */
-  respond(agent: string, operation: string, status: number): void {
-    this.proxySeries(agent, operation).responses[statusClassIndex(status)]++;
-  }
-
-  /** A response to a request that could not be parsed (no invocation exists for it). */
+  /** A response to a request that could not be parsed (no invocation exists for it): the default operation. */
   respondUnparsed(status: number): void {
-    this.respond(this.agentName, PROXY_DEFAULT_OPERATION, status);
+    this.proxySeries(this.agentName, PROXY_DEFAULT_OPERATION).responses[statusClassIndex(status)]++;
   }
 
   end(inv: Invocation, durationMs: number, success: boolean, errorType: string | undefined): void {
     this.metrics.adjustProxied(inv.agent, -1);
     const s: Series = this.metrics.seriesFor(inv.agent, inv.operation, '', success ? '' : (errorType ?? '_OTHER'));
     this.metrics.observeInvocation(s, durationMs, success);
-    const p = this.proxySeries(inv.agent, inv.operation);
-    p.requestBytes += inv.requestBytes;
-    p.responseBytes += inv.responseBytes;
     this.stats.observe(s.tuple.agent, { agent: s.tuple.agent, operation: s.tuple.operation, durationMs, success, errorType: success ? undefined : errorType }, Date.now());
   }
 
@@ -137,10 +142,10 @@ export class Meter {
     registerCollected(registry, METRICS.proxyTimeToFirstByte, 'Inbound proxy: seconds from request arrival to the agent\'s response headers.', 'histogram', () =>
       unique().filter((p) => p.ttfb.count > 0).flatMap((p) => p.ttfb.values(METRICS.proxyTimeToFirstByte, labels(p))),
     );
-    registerCollected(registry, METRICS.proxyRequestBytes, 'Inbound proxy: request body bytes forwarded to the agent.', 'counter', () =>
+    registerCollected(registry, METRICS.proxyRequestBytes, 'Inbound proxy: request body bytes (and websocket bytes client to agent) forwarded to the agent.', 'counter', () =>
       unique().map((p) => ({ labels: labels(p), value: p.requestBytes })),
     );
-    registerCollected(registry, METRICS.proxyResponseBytes, 'Inbound proxy: response body bytes forwarded from the agent.', 'counter', () =>
+    registerCollected(registry, METRICS.proxyResponseBytes, 'Inbound proxy: response body bytes (and websocket bytes agent to client) forwarded from the agent.', 'counter', () =>
       unique().map((p) => ({ labels: labels(p), value: p.responseBytes })),
     );
     registerCollected(registry, METRICS.proxyResponses, 'Inbound proxy: responses sent to clients (the agent\'s and the proxy\'s own), by status class.', 'counter', () =>

@@ -2,8 +2,9 @@
  * HTTP/1.1 upgrades (websockets) are passed through: the handshake is forwarded to the agent
  * on a connection of its own (never a pooled one), and once the agent answers 101 the two
  * sockets are piped together until either side closes. The session counts as one invocation
- * (its duration is the session's) and holds a concurrency slot while open. An agent that
- * refuses the upgrade has its answer relayed as is.
+ * (its duration is the session's) and holds a concurrency slot while open; its bytes count in
+ * the proxy's byte counters as they flow. An agent that refuses the upgrade has its answer relayed
+ * as is.
  */
 import * as http from 'node:http';
 import type * as net from 'node:net';
@@ -96,7 +97,7 @@ export class Upgrader {
         if (socket.writable) {
           socket.end(Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
           inv.respond(status);
-          inv.responseBytes += body.length;
+          inv.addResponseBytes(body.length);
         }
         const o = statusOutcome(status);
         inv.end(o.success, o.errorType);
@@ -113,14 +114,21 @@ export class Upgrader {
       }
       socket.write(rawResponse(ures.statusCode ?? 101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
       inv.respond(ures.statusCode ?? 101);
-      if (uhead.length) socket.write(uhead);
-      if (head.length) usocket.write(head);
+      // Bytes that came with the handshakes are tunnelled bytes too (the headers are not counted).
+      if (uhead.length) {
+        socket.write(uhead);
+        inv.addResponseBytes(uhead.length);
+      }
+      if (head.length) {
+        usocket.write(head);
+        inv.addRequestBytes(head.length);
+      }
       this.tunnels.add(socket);
       usocket.on('error', () => usocket.destroy());
       usocket.setTimeout(0);
       socket.setTimeout(0);
-      socket.on('data', (c: Buffer) => (inv.requestBytes += c.length));
-      usocket.on('data', (c: Buffer) => (inv.responseBytes += c.length));
+      socket.on('data', (c: Buffer) => inv.addRequestBytes(c.length));
+      usocket.on('data', (c: Buffer) => inv.addResponseBytes(c.length));
       socket.pipe(usocket);
       usocket.pipe(socket);
       const close = () => {
