@@ -185,6 +185,62 @@ const CORE_KINDS = [
   ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'rbac.authorization.k8s.io/v1/ClusterRoleBinding'],
 ];
 
+/**
+ * Where the pinned kubernetes-models 4.5.1 (the Kubernetes 1.33 API; the newest release that supports
+ * Node 20, 5.x needs Node 22) differs from the newer API that 5.1.0 encodes, found by validating every
+ * object of dist/ and the test fixtures, each field mutated, with both versions' validators:
+ * - required: 5.x requires these (the API server rejects the object without them in every version);
+ * - optional: 5.x no longer requires these (an omitted podSelector is the empty selector);
+ * - unchecked: fields added after 1.33 (all alpha), accepted without checking their contents, so
+ *   that the strict pass does not call them unknown.
+ * The validator takes `required` from this tree only (kubernetes-models' `required` errors are
+ * dropped: they are the same lists, before these fixes). An entry that no longer applies is an error.
+ */
+const CORE_FIXES = {
+  required: { CronJob: ['spec'], HorizontalPodAutoscaler: ['spec'] },
+  optional: { NetworkPolicySpec: ['podSelector'] },
+  unchecked: {
+    Container: ['restartPolicyRules'],
+    EphemeralContainer: ['restartPolicyRules'],
+    EnvVarSource: ['fileKeyRef'],
+    PodSpec: ['hostnameOverride', 'schedulingGroup'],
+    VolumeProjection: ['podCertificate'],
+  },
+};
+
+function applyCoreFixes(definitions) {
+  const def = (name) => {
+    if (!definitions[name]) throw new Error(`CORE_FIXES: no definition ${name} in kubernetes-models: update the table`);
+    return definitions[name];
+  };
+  const stale = (what) => {
+    throw new Error(`CORE_FIXES: ${what} already holds in this kubernetes-models version: remove the entry`);
+  };
+  for (const [name, fields] of Object.entries(CORE_FIXES.required)) {
+    const d = def(name);
+    for (const f of fields) {
+      if (!d.properties?.[f]) throw new Error(`CORE_FIXES: ${name} has no field ${f}`);
+      if (d.required?.includes(f)) stale(`${name}.${f} required`);
+      d.required = [...(d.required ?? []), f].sort();
+    }
+  }
+  for (const [name, fields] of Object.entries(CORE_FIXES.optional)) {
+    const d = def(name);
+    for (const f of fields) {
+      if (!d.required?.includes(f)) stale(`${name}.${f} optional`);
+      d.required = d.required.filter((r) => r !== f);
+      if (!d.required.length) delete d.required;
+    }
+  }
+  for (const [name, fields] of Object.entries(CORE_FIXES.unchecked)) {
+    const d = def(name);
+    for (const f of fields) {
+      if (d.properties?.[f]) stale(`${name}.${f} known`);
+      d.properties = Object.fromEntries(Object.entries({ ...d.properties, [f]: {} }).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+}
+
 /** Converts kubernetes-models' declarations into JSON Schema (draft 7) definitions with additionalProperties:false. */
 function extractCore() {
   const ts = require('typescript');
@@ -279,10 +335,12 @@ function extractCore() {
     kinds[`${apiVersion}/${kind}`] = { apiVersion, kind, $ref: ref.$ref };
   });
   fs.rmSync(tmp, { recursive: true, force: true });
+  applyCoreFixes(definitions);
   return {
     generatedBy: 'scripts/extract-crd-schemas.js',
     note: 'Generated. Do not edit: rerun the script. Field tree of the core kinds from the kubernetes-models type declarations.',
     source: { package: 'kubernetes-models', version: kmVersion },
+    fixes: CORE_FIXES,
     kinds,
     definitions: Object.fromEntries(Object.entries(definitions).sort(([a], [b]) => a.localeCompare(b))),
   };

@@ -1,8 +1,8 @@
 /**
  * Schema sources and compiled validators (each compiled once per process and cached).
  *
- * - Core kinds: the validators of the npm package `kubernetes-models` (ESM-only, loaded with a
- *   real dynamic import) for types, enums, formats and required fields, plus a strict pass over the
+ * - Core kinds: the validators of the npm package `kubernetes-models` (CommonJS in the pinned 4.x;
+ *   an ESM-only 5.x is loaded with a real dynamic import) for types, enums, formats and required fields, plus a strict pass over the
  *   field tree in `schemas/k8s.json` (generated from kubernetes-models' declarations) because
  *   kubernetes-models ignores unknown fields while the API server prunes them silently.
  * - Custom kinds: the openAPIV3Schema of the pinned upstream CRDs in `schemas/crds.json`, rewritten
@@ -41,6 +41,8 @@ interface CrdData {
 }
 interface CoreData {
   source: { package: string; version: string };
+  /** Where the tree differs from kubernetes-models' declarations (scripts/extract-crd-schemas.js, CORE_FIXES). */
+  fixes: Record<'required' | 'optional' | 'unchecked', Record<string, string[]>>;
   kinds: Record<string, { apiVersion: string; kind: string; $ref: string }>;
   definitions: Record<string, any>;
 }
@@ -128,7 +130,7 @@ function ajv(): Ajv {
 }
 
 // ---------------------------------------------------------------------------------------------
-// kubernetes-models (ESM-only)
+// kubernetes-models
 
 const dynamicImport: (specifier: string) => Promise<any> = new Function('s', 'return import(s)') as any;
 
@@ -159,6 +161,23 @@ async function importEsm(specifier: string): Promise<any> {
     const fn = vm.runInThisContext('(s) => import(s)', { importModuleDynamically: loader });
     return fn(specifier);
   }
+}
+
+/**
+ * One kubernetes-models validator module. 4.x (the pinned version: it supports Node 20) ships
+ * CommonJS next to ESM, so a plain require() loads it; 5.x is ESM-only (and Node >= 22), hence the
+ * import() fallback. Through import(), a CommonJS module's exports are under `default`.
+ */
+async function loadKmValidator(file: string): Promise<KmValidate | undefined> {
+  let mod: any;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(file);
+  } catch (e: any) {
+    if (e?.code !== 'ERR_REQUIRE_ESM') throw e;
+    mod = await importEsm(pathToFileURL(file).href);
+  }
+  return mod?.validate ?? mod?.default?.validate;
 }
 
 /** kubernetes-models' schema module name: apps/v1 Deployment -> IoK8sApiAppsV1Deployment. */
@@ -198,8 +217,10 @@ export async function loadKubernetesModels(): Promise<string | undefined> {
   await Promise.all(
     Object.values(coreSchemas().kinds).map(async ({ apiVersion, kind }) => {
       try {
-        const mod = await importEsm(pathToFileURL(path.join(dir, '_schemas', `${kmSchemaName(apiVersion, kind)}.js`)).href);
-        loaded.set(`${apiVersion}/${kind}`, mod.validate);
+        const validate = await loadKmValidator(path.join(dir, '_schemas', `${kmSchemaName(apiVersion, kind)}.js`));
+        // A module without a validate function would otherwise drop every check for the kind silently.
+        if (typeof validate !== 'function') throw new Error('the module exports no validate function');
+        loaded.set(`${apiVersion}/${kind}`, validate);
       } catch (e: any) {
         failures.push(`${apiVersion} ${kind}: ${String(e?.message ?? e).split('\n')[0]}`);
       }
@@ -267,7 +288,9 @@ export function validatorFor(apiVersion: string, kind: string): KindValidator | 
       validate(obj) {
         const errors: SchemaError[] = [];
         const km = kmState?.loaded.get(key);
-        if (km && !km(obj)) errors.push(...(km.errors ?? []));
+        // `required` comes from the field tree alone: the same lists, plus the fixes for the newer
+        // API recorded in k8s.json (scripts/extract-crd-schemas.js, CORE_FIXES).
+        if (km && !km(obj)) errors.push(...(km.errors ?? []).filter((e) => e.keyword !== 'required'));
         if (!strict(obj)) errors.push(...(strict.errors as SchemaError[]));
         return errors;
       },

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { knownKinds, selectorMatches, validateManifests } from '../../testing';
 import { formatPath, pointerToSegments } from '../../testing/paths';
 import { isPromDuration } from '../../testing/prometheus';
-import { crdSchemas, structuralToAjv } from '../../testing/schemas';
+import { coreSchemas, crdSchemas, loadKubernetesModels, structuralToAjv } from '../../testing/schemas';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED_CRDS = path.join(ROOT, '..', 'shared', 'crds');
@@ -128,6 +128,38 @@ describe('structural schema semantics', () => {
     const big = { ...svc, spec: { ports: [{ port: 3_000_000_000 }] } };
     const r2 = await validateManifests([big]);
     expect(r2.problems.map((p) => [p.rule, p.path, p.message])).toEqual([['schema/format', 'spec.ports[0].port', 'must be a valid int32 (got 3000000000)']]);
+  });
+
+  test('every core kind has its kubernetes-models validator (a missing one would drop type and format checks silently)', async () => {
+    expect(await loadKubernetesModels()).toBeUndefined();
+  });
+
+  test('an int64 field must be an integer', async () => {
+    const pod = (v: number) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i' }], terminationGracePeriodSeconds: v } });
+    const r = await validateManifests([pod(30.5)], { promtool: false });
+    expect(r.problems.filter((p) => p.rule.startsWith('schema/')).map((p) => [p.rule, p.path])).toEqual([['schema/type', 'spec.terminationGracePeriodSeconds']]);
+    const ok = await validateManifests([pod(2 ** 40)], { promtool: false });
+    expect(ok.problems.filter((p) => p.rule.startsWith('schema/'))).toEqual([]);
+  });
+
+  test('fixes for the newer API: required spec of HPA and CronJob, optional NetworkPolicy podSelector, post-1.33 fields not unknown', async () => {
+    const schema = (r: Awaited<ReturnType<typeof validateManifests>>) => r.problems.filter((p) => p.rule.startsWith('schema/')).map((p) => [p.rule, p.path]);
+    const hpa = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h' } };
+    const cron = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' } };
+    expect(schema(await validateManifests([hpa, cron], { promtool: false }))).toEqual([
+      ['schema/required', 'spec'],
+      ['schema/required', 'spec'],
+    ]);
+    const np = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n' }, spec: { policyTypes: ['Ingress'] } };
+    expect(schema(await validateManifests([np], { promtool: false }))).toEqual([]);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p' },
+      spec: { hostnameOverride: 'h', containers: [{ name: 'c', image: 'i', restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }] }] },
+    };
+    expect(schema(await validateManifests([pod], { promtool: false }))).toEqual([]);
+    expect(coreSchemas().fixes).toBeDefined();
   });
 });
 
