@@ -2,9 +2,10 @@
  * Schema sources and compiled validators (each compiled once per process and cached).
  *
  * - Core kinds: the validators of the npm package `kubernetes-models` (CommonJS in the pinned 4.x;
- *   an ESM-only 5.x is loaded with a real dynamic import) for types, enums, formats and required fields, plus a strict pass over the
- *   field tree in `schemas/k8s.json` (generated from kubernetes-models' declarations) because
- *   kubernetes-models ignores unknown fields while the API server prunes them silently.
+ *   an ESM-only 5.x is loaded with a real dynamic import) for types, enums and formats, plus a strict
+ *   pass over the field tree in `schemas/k8s.json` (generated from kubernetes-models' declarations,
+ *   with recorded fixes for the newer API) for unknown fields, which kubernetes-models ignores while
+ *   the API server prunes them silently, and for required fields.
  * - Custom kinds: the openAPIV3Schema of the pinned upstream CRDs in `schemas/crds.json`, rewritten
  *   with structural-schema semantics (unknown fields are errors unless preserved, int-or-string, ...).
  */

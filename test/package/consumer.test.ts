@@ -65,6 +65,7 @@ describeWithBinary('promtool', 'the packed package in a fresh cdk8s typescript-a
   let tmp = '';
   let consumer = '';
   let packed: string[] = [];
+  let installLog = '';
 
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-consumer-'));
@@ -113,11 +114,16 @@ describeWithBinary('promtool', 'the packed package in a fresh cdk8s typescript-a
       const c = { ...tsconfig, compilerOptions: { ...tsconfig.compilerOptions, module, moduleResolution } };
       fs.writeFileSync(path.join(consumer, `tsconfig.${name}.json`), JSON.stringify(c, null, 2));
     }
-    ok(run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], consumer), 'npm install');
+    // Warnings kept (not --loglevel=error) so that an EBADENGINE of a dependency is seen.
+    installLog = ok(run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], consumer), 'npm install');
   }, 240_000);
 
   afterAll(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('npm install of the tarball warns no EBADENGINE (CI runs Node 20, the minimum of engines)', () => {
+    expect(installLog.split('\n').filter((l) => /EBADENGINE|Unsupported engine/.test(l))).toEqual([]);
   });
 
   test('the tarball of a fresh checkout carries the compiled code', () => {
