@@ -248,9 +248,9 @@ workloads by name, and alerts on kube-state-metrics and cAdvisor series of the s
 | Alert | kubernetes-mixin | Condition |
 | --- | --- | --- |
 | \`AgentPodNotReady\` | KubePodNotReady | pod Pending / Unknown / Failed, or \`kube_pod_status_ready{condition="false"}\`, for 15m |
-| \`AgentRolloutStuck\` | KubeDeploymentGenerationMismatch, KubeStatefulSetGenerationMismatch | observed generation != metadata generation for 15m |
+| \`AgentRolloutStuck\` | KubeDeploymentGenerationMismatch, KubeStatefulSetGenerationMismatch, KubeDeploymentRolloutStuck | observed generation != metadata generation, or (Deployments only) \`kube_deployment_status_condition{condition="Progressing", status="false"}\`, for 15m |
 | \`AgentReplicasMismatch\` | KubeDeploymentReplicasMismatch, KubeStatefulSetReplicasMismatch | desired > available (ready for a StatefulSet) replicas and no change of the updated replicas in 10m, for 15m |
-| \`AgentContainerWaiting\` | KubePodCrashLooping, KubeContainerWaiting | \`agent\` / \`agent-sidecar\` waiting with CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, CreateContainerError or InvalidImageName (max over 5m) for 15m; the mixin's KubeContainerWaiting waits 1h for any reason |
+| \`AgentContainerWaiting\` | KubePodCrashLooping, KubeContainerWaiting | \`agent\` / \`agent-sidecar\`, or any init container of the pod (\`kube_pod_init_container_status_waiting_reason\`), waiting with CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, CreateContainerError or InvalidImageName (max over 5m) for 15m; the mixin's KubeContainerWaiting waits 1h for any reason |
 | \`AgentCpuThrottlingHigh\` | CPUThrottlingHigh (info) | more than 25% of CFS periods throttled over 5m, for 15m |
 | \`AgentPdbBlocksDisruptions\` | (KubePdbNotEnoughHealthyPods) | \`<agent>-pdb\` allows 0 disruptions while it wants > 0 healthy pods, for 1h |
 

@@ -1,6 +1,6 @@
 /**
  * Workload alerts of the agents, after kubernetes-mixin's apps and resource alerts
- * (KubePodNotReady, KubeDeploymentGenerationMismatch, KubeDeploymentReplicasMismatch,
+ * (KubePodNotReady, KubeDeploymentGenerationMismatch, KubeDeploymentRolloutStuck, KubeDeploymentReplicasMismatch,
  * KubeStatefulSet*, KubeContainerWaiting / KubePodCrashLooping, CPUThrottlingHigh,
  * KubePdbNotEnoughHealthyPods), scoped to each agent's workload and pods. Data only: the rules,
  * runbooks and doc tables are generated from here.
@@ -61,20 +61,25 @@ export const WORKLOAD_ALERT_DOCS: Readonly<Record<WorkloadAlertName, WorkloadAle
     level: 'warning',
     for: '15m',
     valueFormat: 'count',
-    summary: (v) => `Rollout of agent ${v.agent} has not been observed`,
+    summary: (v) => `Rollout of agent ${v.agent} is stuck`,
     description: (v, p) =>
-      `The controller has not observed the latest generation of the workload of agent ${v.agent} in namespace ${v.namespace} for ${p.for}: a change was applied but is not being rolled out.`,
-    brief: 'observed generation of the agent\'s Deployment / StatefulSet behind its metadata generation for 15m (kubernetes-mixin Kube*GenerationMismatch)',
+      `The rollout of the workload of agent ${v.agent} in namespace ${v.namespace} has been stuck for ${p.for}: the controller has not observed its latest generation, or the Deployment is not progressing (progress deadline exceeded).`,
+    brief: 'observed generation of the agent\'s Deployment / StatefulSet behind its metadata generation, or the Deployment\'s Progressing condition False, for 15m (kubernetes-mixin Kube*GenerationMismatch, KubeDeploymentRolloutStuck)',
     meaning:
-      `${q('kube_deployment_status_observed_generation')} differs from ${q('kube_deployment_metadata_generation')} (or the ${q('kube_statefulset_*')} pair) for ${WORKLOAD}. ${KSM}`,
-    impact: 'The spec in Git is not what runs: a fix or a rollback does not take effect.',
+      `Either ${q('kube_deployment_status_observed_generation')} differs from ${q('kube_deployment_metadata_generation')} (or the ${q('kube_statefulset_*')} pair) for ${WORKLOAD}: a change was applied but the controller has not picked it up; ` +
+      `or, for a Deployment, ${q('kube_deployment_status_condition{condition="Progressing", status="false"}')} is 1 (kubernetes-mixin KubeDeploymentRolloutStuck): the new ReplicaSet made no progress within ${q('progressDeadlineSeconds')} (default 600 s), reason ${q('ProgressDeadlineExceeded')}, or it cannot create pods (${q('ReplicaSetCreateError')}: quota, admission). ` +
+      `StatefulSets have no Progressing condition; a stalled StatefulSet rollout shows as [AgentReplicasMismatch](agent-replicas-mismatch.md). ${KSM}`,
+    impact: 'The spec in Git is not what runs: a fix or a rollback does not take effect, or old and new pods run side by side until someone acts.',
     diagnosis: [
-      'kubectl -n <namespace> get deploy/<agent> -o jsonpath=\'{.metadata.generation} {.status.observedGeneration}\'',
+      'kubectl -n <namespace> rollout status deploy/<agent>   # "exceeded its progress deadline"',
+      'kubectl -n <namespace> get deploy/<agent> -o jsonpath=\'{.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Progressing")].reason}\'',
+      'kubectl -n <namespace> describe rs -l app.kubernetes.io/name=<agent>   # FailedCreate events: quota, admission webhooks',
       'kubectl -n kube-system logs deploy/kube-controller-manager | grep <agent>   # managed clusters: the provider\'s control-plane logs',
     ],
     mitigation: [
-      'A paused rollout (`kubectl rollout resume deploy/<agent>`), or an unhealthy controller manager.',
-      'Admission webhooks that reject the ReplicaSet/pods show up in the events of the workload.',
+      'ProgressDeadlineExceeded: the new pods never become available; fix them (see [AgentContainerWaiting](agent-container-waiting.md), [AgentPodNotReady](agent-pod-not-ready.md)) or `kubectl rollout undo deploy/<agent>`.',
+      'ReplicaSetCreateError: raise the namespace quota or fix the admission webhook that rejects the pods.',
+      'Generation not observed: a paused rollout (`kubectl rollout resume deploy/<agent>`), or an unhealthy controller manager.',
     ],
   },
   AgentReplicasMismatch: {
@@ -106,19 +111,22 @@ export const WORKLOAD_ALERT_DOCS: Readonly<Record<WorkloadAlertName, WorkloadAle
     summary: (v) => `Container ${v.container} of agent ${v.agent} is waiting: {{ $labels.reason }}`,
     description: (v, p) =>
       `Container ${v.container} of pod ${v.pod} (agent ${v.agent}, namespace ${v.namespace}) has been waiting with reason {{ $labels.reason }} for ${p.for}.`,
-    brief: `the \`agent\` or \`agent-sidecar\` container waiting with ${WAITING_REASONS.join(', ')} for 15m (kubernetes-mixin KubePodCrashLooping / KubeContainerWaiting)`,
+    brief: `the \`agent\` or \`agent-sidecar\` container, or an init container of the agent's pods, waiting with ${WAITING_REASONS.join(', ')} for 15m (kubernetes-mixin KubePodCrashLooping / KubeContainerWaiting)`,
     meaning:
       `${q('max_over_time(kube_pod_container_status_waiting_reason[5m])')} is 1 for one of the reasons that do not resolve by themselves (${WAITING_REASONS.map(q).join(', ')}); the 5m max keeps a crash loop that is briefly running between back-offs firing, as KubePodCrashLooping does. ` +
+      `Init containers count too, whatever their name (the agent's ${q('initContainers')}, the mesh's ${q('istio-init')}): ${q('kube_pod_init_container_status_waiting_reason')} (experimental in kube-state-metrics); the pod then shows ${q('Init:CrashLoopBackOff')} or ${q('Init:ImagePullBackOff')} and no other container starts. The ${q('container')} label names the container. ` +
       `kubernetes-mixin's KubeContainerWaiting waits 1h for any reason; these reasons need a human, so this fires after 15m (${q('ContainerCreating')} is not one of them). ${KSM}`,
     impact: 'The container never starts: the pod is not ready and the agent runs with less capacity, or none.',
     diagnosis: [
       'kubectl -n <namespace> describe pod <pod>   # Events and the container\'s State/Last State',
-      'kubectl -n <namespace> logs <pod> -c <container> --previous   # CrashLoopBackOff',
+      'kubectl -n <namespace> logs <pod> -c <container> --previous   # CrashLoopBackOff (init containers too)',
+      'kubectl -n <namespace> get pod <pod> -o jsonpath=\'{.status.initContainerStatuses[*].state}\'   # an init container stuck',
     ],
     mitigation: [
       'ImagePullBackOff / ErrImagePull / InvalidImageName: fix the image reference or tag, or the pull secret and registry access.',
       'CreateContainerConfigError: a referenced Secret or ConfigMap (key) is missing; create it or fix the reference.',
       'CrashLoopBackOff: see [AgentRestarting](agent-restarting.md); roll back with `kubectl rollout undo`.',
+      'An init container crash-looping: it exits non-zero (a dependency it waits for is missing, a migration fails); fix what it needs or its command. Its image must be pullable like the others.',
     ],
   },
   AgentCpuThrottlingHigh: {
@@ -168,9 +176,10 @@ export const WORKLOAD_RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
   'agent_pod:owner:info': 'Constant 1 per pod of an agent (`kube_pod_owner`: ReplicaSet `<agent>-<hash>` or StatefulSet `<agent>`), mapping namespace/pod to the agent.',
   'agent_pod:not_ready:max': 'Per pod: 1 when Pending, Unknown, Failed or not ready (`kube_pod_status_phase`, `kube_pod_status_ready`).',
   'agent:workload_generation_mismatch:max': '1 when the workload\'s observed generation differs from its metadata generation.',
+  'agent:deployment_progressing_false:max': '1 when the agent\'s Deployment has condition Progressing=False (`kube_deployment_status_condition`: progress deadline exceeded, or pods cannot be created).',
   'agent:workload_replicas_missing:max': 'Desired minus available (Deployment) or ready (StatefulSet) replicas of the workload.',
   'agent:workload_replicas_updated_changes:max10m': 'Changes of the updated replicas of the workload over 10m (0 = the rollout makes no progress).',
-  'agent_pod_container:waiting_reason:max5m': 'Per pod, container and `reason`: 1 when the container waited with a reason that needs a human in the last 5m.',
+  'agent_pod_container:waiting_reason:max5m': 'Per pod, container (`agent`, `agent-sidecar`, and every init container) and `reason`: 1 when the container waited with a reason that needs a human in the last 5m.',
   'agent_pod_container:cpu_cfs_throttled:ratio_rate5m': 'Per pod and container: throttled / all CFS periods over 5m (cAdvisor).',
   'agent:pdb_disruptions_allowed:min': 'Disruptions the agent\'s PodDisruptionBudget allows now.',
   'agent:pdb_desired_healthy:max': 'Healthy pods the agent\'s PodDisruptionBudget wants.',

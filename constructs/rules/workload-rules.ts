@@ -36,6 +36,7 @@ function recording(ctx: SystemContext): RecordingRule[] {
   ];
   const w5 = win(ctx, '5m');
   const w10 = win(ctx, '10m');
+  const waitingReason = `reason=~"${promRegex(WAITING_REASONS)}"`;
   return [
     { record: 'agent_pod:owner:info', expr: `group by (namespace, pod, agent) (${owners.join(' or ')}) ${toInfo}` },
     {
@@ -51,6 +52,13 @@ function recording(ctx: SystemContext): RecordingRule[] {
         (o) => `${ksm('kube_statefulset_status_observed_generation', o)} != bool ${ksm('kube_statefulset_metadata_generation', o)}`,
       ),
     },
+    // kubernetes-mixin KubeDeploymentRolloutStuck: the controller gave up (progressDeadlineSeconds). StatefulSets have no such condition.
+    ...(deploy
+      ? [{
+          record: 'agent:deployment_progressing_false:max',
+          expr: `max by (namespace, agent) (label_replace(kube_deployment_status_condition{${ns}, condition="Progressing", status="false"}, "agent", "$1", "deployment", "(.+)")) ${toInfo}`,
+        }]
+      : []),
     {
       record: 'agent:workload_replicas_missing:max',
       expr: perWorkload(
@@ -67,7 +75,10 @@ function recording(ctx: SystemContext): RecordingRule[] {
     },
     {
       record: 'agent_pod_container:waiting_reason:max5m',
-      expr: `max by (namespace, pod, container, reason) (max_over_time(kube_pod_container_status_waiting_reason${containerSel(ctx, `reason=~"${promRegex(WAITING_REASONS)}"`)}[${w5}])) ${podMap}`,
+      // Init containers of the agent's pods too, whatever their name (the pod map scopes them to the agent).
+      expr:
+        `max by (namespace, pod, container, reason) (max_over_time(kube_pod_container_status_waiting_reason${containerSel(ctx, waitingReason)}[${w5}])` +
+        ` or max_over_time(kube_pod_init_container_status_waiting_reason{${ns}, ${waitingReason}}[${w5}])) ${podMap}`,
     },
     {
       record: 'agent_pod_container:cpu_cfs_throttled:ratio_rate5m',
@@ -118,7 +129,8 @@ function alerts(ctx: SystemContext): WorkloadAlert[] {
     });
   };
   add('AgentPodNotReady', withInfo(`${rec(ctx, 'agent_pod:not_ready:max')} > 0`));
-  add('AgentRolloutStuck', withInfo(`${rec(ctx, 'agent:workload_generation_mismatch:max')} > 0`));
+  const notProgressing = hasKind(ctx, 'Deployment') ? ` or on(${on}) ${rec(ctx, 'agent:deployment_progressing_false:max')} > 0` : '';
+  add('AgentRolloutStuck', withInfo(`${rec(ctx, 'agent:workload_generation_mismatch:max')} > 0${notProgressing}`));
   add(
     'AgentReplicasMismatch',
     withInfo(`${rec(ctx, 'agent:workload_replicas_missing:max')} > 0 and on(${on}) ${rec(ctx, 'agent:workload_replicas_updated_changes:max10m')} == 0`),
@@ -201,6 +213,16 @@ export function workloadPromtoolTests(ctx: SystemContext): PromtoolTest[] {
           ];
           push('fires when the observed generation lags behind', gens(3), [expected(1)]);
           push('silent when the generation is observed', gens(4), []);
+          if (!sts) {
+            // kube-state-metrics exports every condition with status true/false/unknown, 1 for the current one.
+            const progressing = (status: 'true' | 'false') => [
+              ...gens(4),
+              ...['true', 'false', 'unknown'].map((v) => ({ series: series('kube_deployment_status_condition', { ...wl, condition: 'Progressing', status: v }), values: g(v === status ? 1 : 0) })),
+              { series: series('kube_deployment_status_condition', { ...wl, condition: 'Available', status: 'false' }), values: g(1) },
+            ];
+            push('fires when the Deployment is not progressing (Progressing=False: progress deadline exceeded)', progressing('false'), [expected(1)]);
+            push('silent while the Deployment is progressing (Progressing=True, even while unavailable)', progressing('true'), []);
+          }
           break;
         }
         case 'AgentReplicasMismatch': {
@@ -224,6 +246,14 @@ export function workloadPromtoolTests(ctx: SystemContext): PromtoolTest[] {
           push('fires for an image that cannot be pulled', waiting('ImagePullBackOff', 1), [expected(1, { pod, container: 'agent', reason: 'ImagePullBackOff' })]);
           push('silent while the container is being created', waiting('ContainerCreating', 1), []);
           push('silent when the container is not waiting', waiting('CrashLoopBackOff', 0), []);
+          // Init containers: the agent's own, else the mesh's (istio-init); any name counts.
+          const init = s.pod.initContainers[0]?.name ?? 'istio-init';
+          const initWaiting = (reason: string, v: number) => [
+            owner,
+            { series: series('kube_pod_init_container_status_waiting_reason', { ...podL, container: init, reason }), values: g(v) },
+          ];
+          push(`fires for init container ${init} in CrashLoopBackOff`, initWaiting('CrashLoopBackOff', 1), [expected(1, { pod, container: init, reason: 'CrashLoopBackOff' })]);
+          push(`silent while init container ${init} waits for the one before it (PodInitializing)`, initWaiting('PodInitializing', 1), []);
           break;
         }
         case 'AgentCpuThrottlingHigh': {

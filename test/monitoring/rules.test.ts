@@ -384,4 +384,17 @@ describe('plain Prometheus scrape_configs', () => {
     // Without stateful agents no StatefulSet series are read.
     expect(JSON.stringify(ruleGroups(exampleSpecs()))).not.toContain('kube_statefulset_');
   });
+  test('kubernetes-mixin parity: a Deployment not progressing is a stuck rollout; init containers count as waiting', () => {
+    const g = ruleGroups(exampleSpecs());
+    const progressing = records(g).find((r) => r.record === 'agent:deployment_progressing_false:max')!;
+    expect(progressing.expr).toContain('kube_deployment_status_condition{namespace=~"agents", condition="Progressing", status="false"}');
+    expect(alerts(g).find((a) => a.alert === 'AgentRolloutStuck')!.expr).toContain('or on(namespace, agent) agent:deployment_progressing_false:max');
+    const waiting = records(g).find((r) => r.record === 'agent_pod_container:waiting_reason:max5m')!.expr;
+    // Init containers of any name (the agent's own, istio-init), with the same reasons.
+    expect(waiting).toMatch(/kube_pod_init_container_status_waiting_reason\{namespace=~"agents", reason=~"CrashLoopBackOff\|ImagePullBackOff/);
+    // StatefulSets have no Progressing condition: a system of stateful agents does not read it.
+    const sts = ruleGroups([spec('keeper', { persistence: { size: '1Gi' } })]);
+    expect(JSON.stringify(sts)).not.toContain('kube_deployment_status_condition');
+    expect(alerts(sts).find((a) => a.alert === 'AgentRolloutStuck')!.expr).not.toContain(' or ');
+  });
 });
