@@ -25,6 +25,7 @@ import {
 } from './context';
 import { modelRuleGroup } from './model-rules';
 import { edgeRuleGroup } from './edge-rules';
+import { frontdoorRuleGroup } from './frontdoor-rules';
 import { workloadRuleGroup } from './workload-rules';
 import { AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor, ThresholdName } from './options';
 import { burnAlerts, LATENCY_SLO_OBJECTIVE, latencyBucketOf, sloGroup } from './slo-rules';
@@ -341,7 +342,7 @@ export function builtInAlertRules(specs: readonly AgentSpec[], options: Monitori
 
 /**
  * All rule groups, per system in evaluation order: inventory (per-agent constants, in chunks
- * of INVENTORY_CHUNK agents), recording, SLO, alerts, models (agents with `models`), workload; then one `custom-alerts` group with
+ * of INVENTORY_CHUNK agents), recording, SLO, alerts, edge, front door (agents behind the sidecar's proxy), models (agents with `models`), workload; then one `custom-alerts` group with
  * `customAlerts` when given.
  */
 export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptions = {}, customAlerts: readonly AlertDefinition[] = []): RuleGroup[] {
@@ -353,6 +354,8 @@ export function ruleGroups(specs: readonly AgentSpec[], options: MonitoringOptio
     if (s) out.push(s);
     out.push(alertGroup(ctx).group);
     out.push(edgeRuleGroup(ctx));
+    const f = frontdoorRuleGroup(ctx);
+    if (f) out.push(f);
     const m = modelRuleGroup(ctx);
     if (m) out.push(m);
     out.push(workloadRuleGroup(ctx));

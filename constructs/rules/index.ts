@@ -21,3 +21,5 @@ export * from './model-catalog';
 export { modelRuleGroup, modelPromtoolTests } from './model-rules';
 export * from './workload-catalog';
 export { workloadRuleGroup, workloadPromtoolTests } from './workload-rules';
+export * from './frontdoor-catalog';
+export { frontdoorRuleGroup, frontdoorPromtoolTests } from './frontdoor-rules';

@@ -16,6 +16,7 @@ import { infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, system
 import { ALERT_NAMES, AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor } from './options';
 import { modelPromtoolTests } from './model-rules';
 import { edgePromtoolTests } from './edge-rules';
+import { frontdoorPromtoolTests } from './frontdoor-rules';
 import { workloadPromtoolTests } from './workload-rules';
 import { RuleGroup } from './types';
 import { BurnModel, modelWindows } from './promtool-burn-model';
@@ -85,7 +86,7 @@ export function promtoolSuites(specs: readonly AgentSpec[], options: MonitoringO
     out.push({
       system,
       ruleGroups: groups.filter((g) => g.name.startsWith(`${system}-agents.`)),
-      tests: [...gen.tests, ...workloadPromtoolTests(ctx), ...modelPromtoolTests(ctx), ...edgePromtoolTests(ctx)],
+      tests: [...gen.tests, ...workloadPromtoolTests(ctx), ...modelPromtoolTests(ctx), ...edgePromtoolTests(ctx), ...frontdoorPromtoolTests(ctx)],
       untestable: gen.untestable,
     });
   }

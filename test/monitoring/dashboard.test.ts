@@ -23,7 +23,7 @@ describe('agentDashboard', () => {
   test('datasource, namespace and agent variables; overview row and a per-agent row repeated on $agent', () => {
     expect(d.templating?.list?.map((v) => [v.type, v.name])).toEqual([['datasource', 'datasource'], ['query', 'namespace'], ['query', 'agent']]);
     const rows = (d.panels ?? []).filter((p) => p.type === 'row') as { title?: string; repeat?: string }[];
-    expect(rows.map((r) => [r.title, r.repeat])).toEqual([['Overview', undefined], ['Agent $agent', 'agent']]);
+    expect(rows.map((r) => [r.title, r.repeat])).toEqual([['Overview', undefined], ['Agent $agent', 'agent'], ['Front door (sidecar proxy)', undefined]]);
     const titles = (d.panels ?? []).map((p) => (p as { title?: string }).title);
     for (const t of ['Agents up', 'Health score', 'Invocations/s', 'Error ratio', 'p95 latency', 'Error budget left', 'Latency percentiles', 'Errors by type', 'Token usage', 'Cache hit ratio', 'CPU vs limit', 'Memory vs limit', 'Replicas vs HPA bounds', 'Inter-agent traffic']) {
       expect(titles).toContain(t);
@@ -32,7 +32,11 @@ describe('agentDashboard', () => {
 
   test('panels read recorded series that the rules define, or raw series of the sidecar and Istio', () => {
     const recorded = new Set(ruleGroups(exampleSpecs()).flatMap((g) => g.rules.filter(isRecordingRule).map((r) => r.record)));
-    const raw = new Set<string>([METRICS.invocations, 'istio_requests_total']);
+    const raw = new Set<string>([
+      METRICS.invocations,
+      'istio_requests_total',
+      ...[METRICS.proxyQueued, METRICS.proxyConcurrencyLimit, METRICS.proxyRejected, METRICS.proxyRequestBytes, METRICS.proxyResponseBytes, METRICS.proxyUpstreamReady],
+    ]);
     for (const { panel, expr } of dashboardQueries(d)) {
       const names = [...expr.matchAll(/([a-z_][a-z0-9_:]*)\{/g)].map((m) => m[1]).filter((n) => !['by', 'sum', 'max', 'count', 'rate'].includes(n));
       expect(names.length).toBeGreaterThan(0);

@@ -21,8 +21,9 @@ import { spec } from './fixtures';
 const OPTIONS: MonitoringOptions = { timeScale: 1 / 60, evaluationInterval: '1s', alertFor: { AgentDown: '3m' } };
 
 // planner: SLO 99.5% and p95 <= 2 s (measured at le="2.56"); coder: no SLO, stopped to prove AgentDown.
-const planner = spec('planner', { component: 'orchestrator', team: 'core', autoscaling: { minReplicas: 2, maxReplicas: 6 }, slo: { availability: 99.5, latencyP95Seconds: 2 } });
-const coder = spec('coder', { team: 'dev', replicas: 2 });
+// Both sidecars run without the inbound proxy here (records come through the API): test/monitoring/frontdoor-e2e.test.ts covers the proxy.
+const planner = spec('planner', { component: 'orchestrator', team: 'core', autoscaling: { minReplicas: 2, maxReplicas: 6 }, slo: { availability: 99.5, latencyP95Seconds: 2 }, sidecar: { proxy: false } });
+const coder = spec('coder', { team: 'dev', replicas: 2, sidecar: { proxy: false } });
 const SPECS = [planner, coder];
 const POD = (s: AgentSpec) => `${s.name}-7d9f8b6c5-x2x4z`;
 

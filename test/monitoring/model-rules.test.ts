@@ -29,8 +29,8 @@ describe('model rules', () => {
   const groups = stack.ruleGroups;
   const models = groups.find((g) => g.name === 'model-agents-agents.models')!;
 
-  test('a models group after the alerts and edges (then the workload group), with the three alerts; TTFT once per objective', () => {
-    expect(groups.map((g) => g.name).slice(-3)).toEqual(['model-agents-agents.edge', 'model-agents-agents.models', 'model-agents-agents.workload']);
+  test('a models group after the alerts, edge and front door (then the workload group), with the three alerts; TTFT once per objective', () => {
+    expect(groups.map((g) => g.name).slice(-4)).toEqual(['model-agents-agents.edge', 'model-agents-agents.frontdoor', 'model-agents-agents.models', 'model-agents-agents.workload']);
     const alerts = models.rules.filter(isAlertingRule);
     expect(new Set(alerts.map((a) => a.alert))).toEqual(new Set(MODEL_ALERT_NAMES));
     const ttft = alerts.filter((a) => a.alert === 'AgentTimeToFirstTokenHigh');
@@ -74,7 +74,7 @@ describe('model calls dashboard row', () => {
 
   test('a "Model calls" row after the per-agent row, only when an agent has models', () => {
     const rows = (d.panels ?? []).filter((p) => p.type === 'row').map((p) => p.title);
-    expect(rows).toEqual(['Overview', 'Agent $agent', 'Model calls']);
+    expect(rows).toEqual(['Overview', 'Agent $agent', 'Front door (sidecar proxy)', 'Model calls']);
     expect((agentDashboard(exampleSpecs()).panels ?? []).some((p) => p.title === 'Model calls')).toBe(false);
   });
 

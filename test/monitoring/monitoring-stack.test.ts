@@ -146,7 +146,7 @@ describe('MonitoringStack', () => {
     const stack = new MonitoringStack(c, 'monitoring', { services });
     const rules = monitoringObjects(c).filter((o) => o.kind === 'PrometheusRule');
     expect(rules.map((o) => [o.metadata.name, o.spec.groups.map((g: any) => g.name)])).toEqual([
-      ['multi-agents-agents', ['multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts', 'multi-agents-agents.edge', 'multi-agents-agents.workload']],
+      ['multi-agents-agents', ['multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts', 'multi-agents-agents.edge', 'multi-agents-agents.frontdoor', 'multi-agents-agents.workload']],
       ['multi-agents-agents-inventory-1', ['multi-agents-agents.inventory-1']],
       ['multi-agents-agents-inventory-2', ['multi-agents-agents.inventory-2']],
       ['multi-agents-agents-inventory-3', ['multi-agents-agents.inventory-3']],
@@ -173,7 +173,7 @@ describe('MonitoringStack', () => {
   test('exposes rule groups and promtool tests for testing/promtoolTest()', () => {
     const c = chart();
     const stack = new MonitoringStack(c, 'monitoring', { services: agents(c) });
-    expect(stack.ruleGroups.map((g) => g.name)).toEqual(['multi-agents-agents.inventory', 'multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts', 'multi-agents-agents.edge', 'multi-agents-agents.workload']);
+    expect(stack.ruleGroups.map((g) => g.name)).toEqual(['multi-agents-agents.inventory', 'multi-agents-agents.recording', 'multi-agents-agents.slo', 'multi-agents-agents.alerts', 'multi-agents-agents.edge', 'multi-agents-agents.frontdoor', 'multi-agents-agents.workload']);
     const tests = stack.promtoolTests();
     for (const alert of stack.alertNames()) {
       expect(tests.some((t) => t.alert_rule_test.some((a) => a.alertname === alert && a.exp_alerts.length > 0))).toBe(true);

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { EDGE_ALERT_NAMES } from '../../constructs/rules/edge-catalog';
+import { FRONTDOOR_ALERT_NAMES } from '../../constructs/rules/frontdoor-catalog';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
@@ -61,7 +62,7 @@ describe('rule groups', () => {
   const groups = ruleGroups(exampleSpecs());
 
   test('inventory, recording, SLO and alert groups per system, in evaluation order', () => {
-    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts', 'agents-agents.edge', 'agents-agents.workload']);
+    expect(groups.map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording', 'agents-agents.slo', 'agents-agents.alerts', 'agents-agents.edge', 'agents-agents.frontdoor', 'agents-agents.workload']);
     expect(recordingRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.inventory', 'agents-agents.recording']);
     expect(sloRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.slo']);
     expect(alertRules(exampleSpecs()).map((g) => g.name)).toEqual(['agents-agents.alerts']);
@@ -90,7 +91,7 @@ describe('rule groups', () => {
 
   test('every alert has severity, summary, description with agent and value, and a runbook page that exists', () => {
     const list = alerts(groups);
-    expect(new Set(list.map((a) => a.alert))).toEqual(new Set([...ALERT_NAMES, ...EDGE_ALERT_NAMES, ...WORKLOAD_ALERT_NAMES]));
+    expect(new Set(list.map((a) => a.alert))).toEqual(new Set([...ALERT_NAMES, ...EDGE_ALERT_NAMES, ...FRONTDOOR_ALERT_NAMES, ...WORKLOAD_ALERT_NAMES]));
     for (const a of list) {
       expect(a.labels?.severity).toMatch(/^(info|warning|critical)$/);
       expect(a.annotations?.summary).toContain('{{ $labels.agent }}');
