@@ -165,7 +165,7 @@ ${alertTableMarkdown()}
 
 Levels map to the \`severity\` label through \`severities\` (default: info, warning, critical, and
 \`emergency\` -> \`critical\` plus \`page="true"\`). \`alertSeverities\`, \`alertFor\` and \`disabledAlerts\`
-change single alerts; \`alertLabels\` adds labels to all of them.
+change single alerts (every alert of the table: built-in, workload, model-call, edge and front-door); \`alertLabels\` adds labels to all of them.
 
 Ratio and burn-rate alerts have a **minimum-traffic guard**: they fire only when the agent served at
 least \`minInvocations\` (default 10) invocations in the alert's (long) window, so one failed call out

@@ -5,6 +5,7 @@
  * the response flag `RL`. One group per system, `<system>-agents.edge`.
  */
 import { AgentSpec } from '../spec';
+import { parseDuration } from '../validation';
 import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
 import { EDGE_ALERT_DOCS, EDGE_ALERT_THRESHOLDS } from './edge-catalog';
 import { infoLabels, num, rec, SystemContext, win } from './context';
@@ -42,9 +43,12 @@ function recording(ctx: SystemContext): RecordingRule[] {
   ];
 }
 
-function alert(ctx: SystemContext): { rule: AlertingRule; params: RuleParams } {
+function alert(ctx: SystemContext): { rule: AlertingRule; params: RuleParams } | undefined {
+  const o = ctx.opts;
   const doc = EDGE_ALERT_DOCS.AgentRateLimited;
-  const params: RuleParams = { for: doc.for };
+  if (o.disabledAlerts.includes(doc.name)) return undefined;
+  const params: RuleParams = { for: o.alertFor[doc.name] ?? doc.for };
+  const level = o.alertSeverities[doc.name] ?? doc.level;
   const vars = GO_VARS(doc.valueFormat);
   const t = EDGE_ALERT_THRESHOLDS;
   const { on } = ctx;
@@ -56,8 +60,8 @@ function alert(ctx: SystemContext): { rule: AlertingRule; params: RuleParams } {
     rule: {
       alert: doc.name,
       expr,
-      for: win(ctx, doc.for),
-      labels: { severity: ctx.opts.severities[doc.level], ...ctx.opts.alertLabels },
+      for: win(ctx, params.for),
+      labels: { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...o.alertLabels },
       annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(ctx.opts, doc.name) },
     },
   };
@@ -68,25 +72,28 @@ export function edgeRuleGroup(ctx: SystemContext): RuleGroup {
   return {
     name: `${ctx.system}-agents.edge`,
     ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}),
-    rules: [...recording(ctx), alert(ctx).rule],
+    rules: [...recording(ctx), ...[alert(ctx)?.rule].filter((r): r is AlertingRule => !!r)],
   };
 }
 
 /** promtool tests: AgentRateLimited fires on a flood rejected at the agent or the gateway, stays silent otherwise (`timeScale` 1). */
 export function edgePromtoolTests(ctx: SystemContext): PromtoolTest[] {
   const s: AgentSpec | undefined = ctx.specs[0];
-  if (!s) return [];
-  const { rule, params } = alert(ctx);
+  const a = alert(ctx);
+  if (!s || !a) return [];
+  const { rule, params } = a;
+  const evalMin = Math.ceil(parseDuration(params.for) / 60) + 8;
+  const len = evalMin + 2;
   const doc = EDGE_ALERT_DOCS.AgentRateLimited;
   const base = { ...(ctx.opts.cluster ? { cluster: ctx.opts.cluster } : {}), destination_service_namespace: s.namespace, destination_service_name: s.names.service, response_code: '200', response_flags: '-' };
   const series = (labels: Record<string, string>) => `${ISTIO}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(', ')}}`;
   // Per minute: `total` requests as callers report them, `limited` of them rejected by `where`.
   const input = (total: number, limited: number, where: 'gateway' | 'agent'): PromtoolInputSeries[] => {
     const out: PromtoolInputSeries[] = [
-      { series: series({ ...base, reporter: 'source', source_workload: 'caller' }), values: `0+${num(total - limited)}x20` },
-      { series: series({ ...base, reporter: 'source', source_workload: where === 'gateway' ? 'istio-ingressgateway' : 'caller', response_code: '429', response_flags: where === 'gateway' ? 'RL' : '-' }), values: `0+${num(limited)}x20` },
+      { series: series({ ...base, reporter: 'source', source_workload: 'caller' }), values: `0+${num(total - limited)}x${len}` },
+      { series: series({ ...base, reporter: 'source', source_workload: where === 'gateway' ? 'istio-ingressgateway' : 'caller', response_code: '429', response_flags: where === 'gateway' ? 'RL' : '-' }), values: `0+${num(limited)}x${len}` },
     ];
-    if (where === 'agent') out.push({ series: series({ ...base, reporter: 'destination', source_workload: 'caller', response_code: '429', response_flags: 'RL' }), values: `0+${num(limited)}x20` });
+    if (where === 'agent') out.push({ series: series({ ...base, reporter: 'destination', source_workload: 'caller', response_code: '429', response_flags: 'RL' }), values: `0+${num(limited)}x${len}` });
     return out;
   };
   const vars = (value: number): TemplateVars => ({ agent: s.name, namespace: s.namespace, pod: '', container: '', value: renderValue(doc.valueFormat, value) });
@@ -95,7 +102,7 @@ export function edgePromtoolTests(ctx: SystemContext): PromtoolTest[] {
     exp_annotations: { summary: doc.summary(vars(value), params), description: doc.description(vars(value), params), runbook_url: rule.annotations!.runbook_url },
   }];
   const test = (name: string, series: PromtoolInputSeries[], exp: ReturnType<typeof expected> | []): PromtoolTest => ({
-    name: `AgentRateLimited: ${name}`, interval: '1m', input_series: series, alert_rule_test: [{ eval_time: '18m', alertname: doc.name, exp_alerts: exp }],
+    name: `AgentRateLimited: ${name}`, interval: '1m', input_series: series, alert_rule_test: [{ eval_time: `${evalMin}m`, alertname: doc.name, exp_alerts: exp }],
   });
   return [
     test(`fires when ${s.name}'s sidecar rejects 20% of its requests`, input(1000, 200, 'agent'), expected(0.2)),

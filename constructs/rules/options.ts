@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { duration, labelMap, labelValue } from '../validation';
 import { MODEL_ALERT_NAMES, ModelAlertName } from './model-catalog';
 import { SEVERITY_LEVELS, SeverityLevel } from './types';
+import { EDGE_ALERT_NAMES, EdgeAlertName } from './edge-catalog';
 import { FRONTDOOR_ALERT_NAMES, FrontdoorAlertName } from './frontdoor-catalog';
 import { WORKLOAD_ALERT_NAMES, WorkloadAlertName } from './workload-catalog';
 
@@ -26,9 +27,9 @@ export const ALERT_NAMES = [
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
-/** Alerts that `disabledAlerts`, `alertFor` and `alertSeverities` can name: the built-in, workload, model-call and front-door alerts. */
-export const CONFIGURABLE_ALERT_NAMES = [...ALERT_NAMES, ...WORKLOAD_ALERT_NAMES, ...MODEL_ALERT_NAMES, ...FRONTDOOR_ALERT_NAMES] as const;
-export type ConfigurableAlertName = AlertName | WorkloadAlertName | ModelAlertName | FrontdoorAlertName;
+/** Alerts that `disabledAlerts`, `alertFor` and `alertSeverities` can name: the built-in, workload, model-call, edge and front-door alerts. */
+export const CONFIGURABLE_ALERT_NAMES = [...ALERT_NAMES, ...WORKLOAD_ALERT_NAMES, ...MODEL_ALERT_NAMES, ...EDGE_ALERT_NAMES, ...FRONTDOOR_ALERT_NAMES] as const;
+export type ConfigurableAlertName = AlertName | WorkloadAlertName | ModelAlertName | EdgeAlertName | FrontdoorAlertName;
 
 /** Per-agent alert thresholds. Every field falls back to the stack-wide value, then to the default. */
 export interface AlertThresholds {

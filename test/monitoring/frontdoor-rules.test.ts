@@ -40,3 +40,12 @@ describe('front-door rules', () => {
     expect(rows([proxied, direct])).toContain('Front door (sidecar proxy)');
   });
 });
+
+describe('edge alert options', () => {
+  const edge = (options = {}) => ruleGroups([proxied], options).find((g) => g.name === 'agents-agents.edge')!.rules.filter(isAlertingRule);
+  test('AgentRateLimited honours disabledAlerts, alertFor and alertSeverities too', () => {
+    expect(edge()).toMatchObject([{ alert: 'AgentRateLimited', for: '10m', labels: { severity: 'warning' } }]);
+    expect(edge({ disabledAlerts: ['AgentRateLimited'] })).toEqual([]);
+    expect(edge({ alertFor: { AgentRateLimited: '30m' }, alertSeverities: { AgentRateLimited: 'critical' } })).toMatchObject([{ for: '30m', labels: { severity: 'critical' } }]);
+  });
+});
