@@ -114,10 +114,11 @@ export const ALERT_DOCS: Readonly<Record<AlertName, AlertDoc>> = {
       `${v.value} of the invocations of agent ${v.agent} in namespace ${v.namespace} failed over the last 5 minutes (outcome="error").`,
     brief: 'share of failed invocations over 5m above `errorRatio` (default 5%), with at least `minInvocations` calls',
     meaning:
-      `The ratio ${q('agent:errors:ratio_rate5m')} (failed / all invocations reported by the sidecar) is above the agent's ${q('errorRatio')} threshold, and the agent served at least ${q('minInvocations')} invocations in the window, so a single failed call out of two does not fire it.`,
+      `The ratio ${q('agent:errors:ratio_rate5m')} (failed / all invocations reported by the sidecar) is above the agent's ${q('errorRatio')} threshold, and the agent served at least ${q('minInvocations')} invocations in the window, so a single failed call out of two does not fire it. Through the sidecar's front door an invocation fails when the agent answers 5xx or 429 or the proxy answers for it (${q('upstream_*')}, ${q('queue_*')}, ${q('client_closed')}); any other 4xx is the caller's fault and counts as a success.`,
     impact: 'Users of the agent get errors; agents that call it retry, which adds load and cost.',
     diagnosis: [
       'PromQL: topk(5, agent:errors_by_type:rate5m{agent="<agent>"})  # which error_type dominates',
+      '`error_type`: `5xx` the agent failed; `429` the agent shed calls or its model quota ran out; `queue_full`/`queue_timeout` the sidecar\'s concurrency limit (`maxConcurrentRequests`) was reached; `upstream_*` the agent was unreachable, slow or broke the connection; `client_closed` callers gave up.',
       'kubectl -n <namespace> logs deploy/<agent> -c agent --since=15m',
       'Check the model provider status and the agent\'s secret (API key) if errors are auth or rate-limit errors.',
     ],

@@ -20,7 +20,7 @@ export const RECORDING_RULE_DOCS: Readonly<Record<string, string>> = {
   'agent:info:static': 'Constant 1 per monitored agent, with `component` and `team`: the list of agents the system should run; alerts join it for the `team` label.',
   'agent:up:avg': 'Share of the agent\'s scrape targets (pods) that are up.',
   'agent:invocations:rate5m': 'Invocations per second over 5m (`agent_invocations_total`).',
-  'agent:errors:rate5m': 'Failed invocations per second over 5m (`outcome="error"`).',
+  'agent:errors:rate5m': 'Failed invocations per second over 5m (`outcome="error"`: through the sidecar proxy a 5xx or 429 from the agent, or the proxy\'s own failure; other 4xx are successes).',
   'agent:errors:ratio_rate5m': 'Failed / all invocations over 5m (0 when nothing failed, absent without traffic).',
   'agent:errors_by_type:rate5m': 'Failed invocations per second by `error_type` (`agent_errors_total`).',
   'agent:gen_ai_client_operation_duration_seconds:p50_5m': 'Median operation duration over 5m.',
