@@ -317,6 +317,8 @@ function sidecarEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.Env
     env[SIDECAR_ENV.upstream] = `http://127.0.0.1:${spec.port}`;
     env[SIDECAR_ENV.upstreamReadyPath] = hc.readinessPath;
     env[SIDECAR_ENV.maxConcurrency] = String(spec.maxConcurrentRequests);
+    env[SIDECAR_ENV.maxQueue] = String(s.proxyMaxQueue);
+    env[SIDECAR_ENV.queueTimeoutMs] = String(Math.round(s.proxyQueueTimeoutSeconds * 1000));
     // Probes pass through to the agent, but are neither invocations nor subject to the limit.
     env[SIDECAR_ENV.proxyUnmeasuredPaths] = [...new Set([hc.livenessPath, hc.readinessPath, hc.startupPath])].join(',');
     // In-flight calls may run until the pod's grace period ends (minus the drain and a margin to exit).

@@ -152,7 +152,7 @@ describe('AgentService defaults', () => {
     // The inbound proxy: limit, readiness, unmeasured probe paths, and in-flight calls may run until the pod's grace ends.
     expect(env).toMatchObject({
       SIDECAR_PROXY: 'true', SIDECAR_PROXY_PORT: String(SIDECAR_PROXY_PORT), SIDECAR_UPSTREAM: 'http://127.0.0.1:8080',
-      SIDECAR_MAX_CONCURRENCY: '10', SIDECAR_UPSTREAM_READY_PATH: '/ready', SIDECAR_PROXY_UNMEASURED_PATHS: '/health,/ready', SIDECAR_SHUTDOWN_GRACE_MS: '310000',
+      SIDECAR_MAX_CONCURRENCY: '10', SIDECAR_MAX_QUEUE: '100', SIDECAR_QUEUE_TIMEOUT_MS: '10000', SIDECAR_UPSTREAM_READY_PATH: '/ready', SIDECAR_PROXY_UNMEASURED_PATHS: '/health,/ready', SIDECAR_SHUTDOWN_GRACE_MS: '310000',
     });
     expect(sidecar.command).toBeUndefined();
     expect(sidecar.args).toBeUndefined();

@@ -95,6 +95,13 @@ export interface AgentSidecarOptions {
    * agent's own reports reach the metrics. @default true
    */
   readonly proxy?: boolean;
+  /**
+   * Requests the proxy lets wait, in FIFO order, once `maxConcurrentRequests` are at the agent;
+   * beyond it they get `503 queue_full` with Retry-After. 0: no queue. @default 10 x maxConcurrentRequests
+   */
+  readonly proxyMaxQueue?: number;
+  /** Longest wait for a slot before `503 queue_timeout`. @default 10 */
+  readonly proxyQueueTimeoutSeconds?: number;
   /** Shared cache tier on Redis, credentials from Secrets. @default none (local only) */
   readonly redis?: AgentRedisOptions;
 }

@@ -32,6 +32,9 @@ export const DEFAULTS = {
     // It writes only logs: ephemeral storage stays small.
     resources: { requests: { cpu: '25m', memory: '128Mi', ephemeralStorage: '64Mi' }, limits: { cpu: '250m', memory: '256Mi', ephemeralStorage: '256Mi' } },
     cache: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, defaultTtlSeconds: 300 },
+    // Queue depth per unit of concurrency (Knative's queue-proxy: 10x containerConcurrency).
+    proxyQueuePerSlot: 10,
+    proxyQueueTimeoutSeconds: 10,
   },
   slo: { window: '30d' },
 } as const;

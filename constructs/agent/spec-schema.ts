@@ -63,6 +63,8 @@ export const sidecarSchema = z.strictObject({
   redisUrl: redisUrlSchema.optional(),
   redis: redisSchema.optional(),
   proxy: z.boolean().optional(),
+  proxyMaxQueue: z.number().int().min(0).max(100000).optional(),
+  proxyQueueTimeoutSeconds: z.number().positive().max(600).optional(),
 });
 
 export const sloSchema = z.strictObject({
@@ -195,6 +197,11 @@ export const agentServicePropsSchema = z
     const proxied = proxyEnabled(p);
     if (hcPort !== undefined && (hcPort === SIDECAR_METRICS_PORT || hcPort === SIDECAR_API_PORT || (hcPort === SIDECAR_PROXY_PORT && !proxied))) {
       ctx.addIssue({ code: 'custom', path: ['healthCheck', 'port'], message: `(${hcPort}) is a sidecar port; probe the agent's own port` });
+    }
+    if (!proxied && typeof p.sidecar === 'object') {
+      for (const k of ['proxyMaxQueue', 'proxyQueueTimeoutSeconds'] as const) {
+        if (p.sidecar[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['sidecar', k], message: 'has no effect without the inbound proxy (sidecar.proxy is false or the sidecar is off)' });
+      }
     }
     if (p.port === SIDECAR_METRICS_PORT || p.port === SIDECAR_API_PORT || p.port === SIDECAR_PROXY_PORT) {
       ctx.addIssue({ code: 'custom', path: ['port'], message: `(${p.port}) is reserved for the sidecar (${SIDECAR_METRICS_PORT}, ${SIDECAR_API_PORT}, ${SIDECAR_PROXY_PORT})` });

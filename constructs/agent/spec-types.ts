@@ -109,6 +109,10 @@ export interface AgentSpec {
     /** The inbound proxy: the agent's front door (the Service targets it; the agent is reached through it only). */
     readonly proxy: boolean;
     readonly proxyPort: number;
+    /** Requests waiting for a slot at most (then 503 queue_full). */
+    readonly proxyMaxQueue: number;
+    /** Longest wait for a slot (then 503 queue_timeout). */
+    readonly proxyQueueTimeoutSeconds: number;
     /** The shared tier: URL or URL Secret, password Secret, key prefix (per agent by default). */
     readonly redis?: RedisSpec;
   };

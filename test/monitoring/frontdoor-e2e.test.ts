@@ -22,7 +22,7 @@ import { ProxiedSidecar, request, startProxySidecar } from '../sidecar/upstream'
 const AGENT_PY = path.resolve(__dirname, '..', '..', 'examples', 'python-agent', 'agent.py');
 // minInvocations 5: the scaled 5m window is 5 s, and the healthy phase runs at ~3 calls/s.
 const OPTIONS: MonitoringOptions = { timeScale: 1 / 60, evaluationInterval: '1s', minInvocations: 5 };
-/** Queue depth for this test only (the sidecar's default is 100): a burst of 14 calls overflows it at once. */
+/** A short queue (the default is 10 x maxConcurrentRequests): 16 concurrent calls overflow it at once. */
 const MAX_QUEUE = 2;
 
 /** Panels that read series an agent which calls no model and no cache, outside a cluster, cannot produce. */
@@ -68,17 +68,19 @@ describeWithBinary(['python3', 'prometheus'], 'the front door end to end: unmodi
       image: 'ghcr.io/example/planner:1.0.0',
       autoscaling: { metric: 'inflight' },
       slo: { availability: 99.5, latencyP95Seconds: 1 },
+      sidecar: { proxyMaxQueue: MAX_QUEUE },
     });
     const pod = Testing.synth(chart).find((o) => o.kind === 'Deployment').spec.template.spec;
     const env: Record<string, string> = Object.fromEntries(pod.containers.find((c: { name: string }) => c.name === SIDECAR_CONTAINER_NAME).env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(env.SIDECAR_PROXY).toBe('true');
     expect(env.SIDECAR_MAX_CONCURRENCY).toBe('10');
+    expect(env.SIDECAR_MAX_QUEUE).toBe(String(MAX_QUEUE));
 
     const port = await freePort();
     py = spawn('python3', [AGENT_PY], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { what: 'python agent' });
-    // The manifest's sidecar environment; only ports, the upstream and the queue depth move.
-    sc = await startProxySidecar(`http://127.0.0.1:${port}`, [], { ...env, SIDECAR_LOG_LEVEL: 'warn', SIDECAR_MAX_QUEUE: String(MAX_QUEUE) });
+    // The manifest's sidecar environment; only ports and the upstream move to free loopback ports.
+    sc = await startProxySidecar(`http://127.0.0.1:${port}`, [], { ...env, SIDECAR_LOG_LEVEL: 'warn' });
     const scrape = staticScrapeConfig('agents', [{ address: `127.0.0.1:${sc.metricsPort}`, spec: agent.spec, pod: 'planner-7d9f8b6c5-x2x4z' }], { ...OPTIONS, interval: '1s' });
     prom = await startPrometheus({
       configYaml: YAML.stringify({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: [scrape] }, { lineWidth: 0 }),
