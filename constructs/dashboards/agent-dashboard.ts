@@ -4,7 +4,7 @@
  * definition of "error ratio" or "p95".
  */
 import { createHash } from 'node:crypto';
-import { METRICS } from '../../sidecar/contract';
+import { LABELS, METRICS } from '../../sidecar/contract';
 import { systemsOf } from '../rules/context';
 import { MonitoringOptions, resolveOptions } from '../rules/options';
 import { AgentSpec } from '../spec';
@@ -236,6 +236,11 @@ export function agentDashboard(specs: readonly AgentSpec[], options: AgentDashbo
 /** The sidecar's inbound proxy (agents behind it): concurrency limit and queue, load shed, time to first byte, bytes, agent readiness. */
 function frontdoorRow(b: InstanceType<typeof dashboard.DashboardBuilder>, one: string, raw: string): void {
   b.withRow(new dashboard.RowBuilder('Front door (sidecar proxy)'));
+  b.withPanel(
+    tsPanel('Responses by status class', 'Every response callers got through the proxy, per second by status class (agent_proxy_responses_total), the proxy\'s own 502/503/504 included. A 4xx other than 429 is the caller\'s error and does not count against the SLO.', 'reqps', [
+      q(`sum by (agent, ${LABELS.statusClass}) (rate(${METRICS.proxyResponses}${raw}[$__rate_interval]))`, `{{agent}} {{${LABELS.statusClass}}}`, 'A'),
+    ]).span(8),
+  );
   b.withPanel(
     tsPanel('Slots and queue', 'Invocations in progress, requests waiting for a slot, and the concurrency limit summed over the pods (maxConcurrentRequests x pods).', 'short', [
       q(`agent:inflight_invocations:sum${one}`, 'in flight {{agent}}', 'A'),

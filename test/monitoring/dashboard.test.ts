@@ -35,7 +35,7 @@ describe('agentDashboard', () => {
     const raw = new Set<string>([
       METRICS.invocations,
       'istio_requests_total',
-      ...[METRICS.proxyQueued, METRICS.proxyConcurrencyLimit, METRICS.proxyRejected, METRICS.proxyRequestBytes, METRICS.proxyResponseBytes, METRICS.proxyUpstreamReady],
+      ...[METRICS.proxyResponses, METRICS.proxyQueued, METRICS.proxyConcurrencyLimit, METRICS.proxyRejected, METRICS.proxyRequestBytes, METRICS.proxyResponseBytes, METRICS.proxyUpstreamReady],
     ]);
     for (const { panel, expr } of dashboardQueries(d)) {
       const names = [...expr.matchAll(/([a-z_][a-z0-9_:]*)\{/g)].map((m) => m[1]).filter((n) => !['by', 'sum', 'max', 'count', 'rate'].includes(n));

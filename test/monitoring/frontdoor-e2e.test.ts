@@ -171,5 +171,11 @@ describeWithBinary(['python3', 'prometheus'], 'the front door end to end: unmodi
       if ((await prom!.query(q)).length === 0) empty.push(`${panel}: ${q}`);
     }
     expect(empty).toEqual([]);
+    // What callers got, by class: the agent's 200s and 500s, and the proxy's own 503s.
+    const classes = await prom!.query('sum by (status_class) (agent_proxy_responses_total{agent="planner"})');
+    expect(classes.map((r) => r.metric.status_class).sort()).toEqual(['2xx', '5xx']);
+    const proxied503 = Number((await prom!.query('sum(agent_proxy_rejected_requests_total{agent="planner",reason="queue_full"})'))[0].value[1]);
+    const fiveXx = Number(classes.find((r) => r.metric.status_class === '5xx')!.value[1]);
+    expect(fiveXx).toBeGreaterThan(proxied503);
   }, 30000);
 });
