@@ -6,10 +6,10 @@
  */
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
-import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
-import { EDGE_ALERT_DOCS, EDGE_ALERT_THRESHOLDS } from './edge-catalog';
+import { renderValue, TemplateVars } from './catalog';
+import { FamilyAlert, familyAlert } from './family-alert';
+import { EDGE_ALERT_DOCS, EDGE_ALERT_THRESHOLDS, EdgeAlertName } from './edge-catalog';
 import { infoLabels, num, rec, SystemContext, win } from './context';
-import { runbookUrlFor } from './options';
 import type { PromtoolInputSeries, PromtoolTest } from './promtool';
 import { AlertingRule, RecordingRule, RuleGroup } from './types';
 
@@ -43,28 +43,13 @@ function recording(ctx: SystemContext): RecordingRule[] {
   ];
 }
 
-function alert(ctx: SystemContext): { rule: AlertingRule; params: RuleParams } | undefined {
-  const o = ctx.opts;
-  const doc = EDGE_ALERT_DOCS.AgentRateLimited;
-  if (o.disabledAlerts.includes(doc.name)) return undefined;
-  const params: RuleParams = { for: o.alertFor[doc.name] ?? doc.for };
-  const level = o.alertSeverities[doc.name] ?? doc.level;
-  const vars = GO_VARS(doc.valueFormat);
+function alert(ctx: SystemContext): FamilyAlert<EdgeAlertName> | undefined {
   const t = EDGE_ALERT_THRESHOLDS;
   const { on } = ctx;
   const expr = `(${rec(ctx, 'agent:mesh_rate_limited:ratio_rate5m')} > ${num(t.rateLimitedRatio)}` +
     ` and on(${on}) ${rec(ctx, 'agent:mesh_requests:rate5m')} * 300 >= ${num(t.minRequests)})` +
     ` * on(${on}) group_left(component, team) ${rec(ctx, 'agent:info:static')}`;
-  return {
-    params,
-    rule: {
-      alert: doc.name,
-      expr,
-      for: win(ctx, params.for),
-      labels: { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...o.alertLabels },
-      annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(ctx.opts, doc.name) },
-    },
-  };
+  return familyAlert(ctx, EDGE_ALERT_DOCS.AgentRateLimited, expr);
 }
 
 /** The `<system>-agents.edge` group. */

@@ -6,13 +6,13 @@
 import { LABELS, METRICS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
-import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
+import { renderValue, TemplateVars } from './catalog';
+import { FamilyAlert, familyAlert } from './family-alert';
 import { group, infoLabels, jobName, num, rec, sel, SystemContext, win, winSeconds } from './context';
 import { FRONTDOOR_ALERT_DOCS, FRONTDOOR_ALERT_THRESHOLDS, FrontdoorAlertName } from './frontdoor-catalog';
-import { runbookUrlFor } from './options';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
 import { counter, gauge, series } from './promtool-series';
-import { AlertingRule, RecordingRule, RuleGroup } from './types';
+import { RecordingRule, RuleGroup } from './types';
 
 /** The proxy's refusals at the concurrency limit (not parse errors or upstream failures). */
 export const SHED_REASONS = ['queue_full', 'queue_timeout'] as const;
@@ -40,38 +40,15 @@ function recording(ctx: SystemContext): RecordingRule[] {
   ];
 }
 
-interface FrontdoorAlert {
-  readonly name: FrontdoorAlertName;
-  readonly params: RuleParams;
-  readonly rule: AlertingRule;
-}
-
-function alerts(ctx: SystemContext): FrontdoorAlert[] {
+function alerts(ctx: SystemContext): FamilyAlert<FrontdoorAlertName>[] {
   const o = ctx.opts;
   const { on } = ctx;
-  const out: FrontdoorAlert[] = [];
-  const name: FrontdoorAlertName = 'AgentOverloaded';
-  if (o.disabledAlerts.includes(name)) return out;
-  const doc = FRONTDOOR_ALERT_DOCS[name];
-  const params: RuleParams = { for: o.alertFor[name] ?? doc.for };
-  const level = o.alertSeverities[name] ?? doc.level;
-  const vars = GO_VARS(doc.valueFormat);
   const guard = `${rec(ctx, 'agent:invocations:rate5m')} * ${num(winSeconds(ctx, '5m'))} >= ${num(o.minInvocations)}`;
   const expr =
     `(${rec(ctx, 'agent:proxy_shed:ratio_rate5m')} > ${num(FRONTDOOR_ALERT_THRESHOLDS.shedRatio)} and on(${on}) ${guard})` +
     ` * on(${on}) group_left(component, team) ${rec(ctx, 'agent:info:static')}`;
-  out.push({
-    name,
-    params,
-    rule: {
-      alert: name,
-      expr,
-      for: win(ctx, params.for),
-      labels: { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...o.alertLabels },
-      annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(o, name) },
-    },
-  });
-  return out;
+  const a = familyAlert(ctx, FRONTDOOR_ALERT_DOCS.AgentOverloaded, expr);
+  return a ? [a] : [];
 }
 
 /** The `<system>-agents.frontdoor` group, or none when no agent of the system runs the proxy. */

@@ -6,21 +6,18 @@
 import { LABELS, METRICS, TTFC_BUCKETS_SECONDS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
-import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
+import { renderValue, TemplateVars } from './catalog';
+import { FamilyAlert, familyAlert } from './family-alert';
 import { infoLabels, jobName, num, promRegex, rec, sel, SystemContext, win, winSeconds } from './context';
 import { MODEL_ALERT_DOCS, MODEL_ALERT_THRESHOLDS, ModelAlertName } from './model-catalog';
-import { runbookUrlFor } from './options';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
-import { AlertingRule, RecordingRule, RuleGroup } from './types';
+import { RecordingRule, RuleGroup } from './types';
 
 const PROVIDER = LABELS.providerName;
 const TTFC = METRICS.timeToFirstChunk;
 
 /** One model alert rule with what its promtool tests need. */
-interface ModelAlert {
-  readonly name: ModelAlertName;
-  readonly params: RuleParams;
-  readonly rule: AlertingRule;
+interface ModelAlert extends FamilyAlert<ModelAlertName> {
   /** Agents the rule covers (TTFT rules cover the agents with one objective). */
   readonly agents: readonly AgentSpec[];
   readonly threshold: number;
@@ -79,25 +76,8 @@ function alerts(ctx: SystemContext): ModelAlert[] {
   const agents = modelAgents(ctx);
   const out: ModelAlert[] = [];
   const add = (name: ModelAlertName, expr: string, covered: readonly AgentSpec[], threshold: number, labels?: Record<string, string>) => {
-    if (o.disabledAlerts.includes(name)) return;
-    const doc = MODEL_ALERT_DOCS[name];
-    const params: RuleParams = { for: o.alertFor[name] ?? doc.for };
-    const level = o.alertSeverities[name] ?? doc.level;
-    const vars = GO_VARS(doc.valueFormat);
-    const ruleLabels: Record<string, string> = { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...(labels ?? {}), ...o.alertLabels };
-    out.push({
-      name,
-      params,
-      agents: covered,
-      threshold,
-      rule: {
-        alert: name,
-        expr,
-        for: win(ctx, params.for),
-        labels: ruleLabels,
-        annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(o, name) },
-      },
-    });
+    const a = familyAlert(ctx, MODEL_ALERT_DOCS[name], expr, labels);
+    if (a) out.push({ ...a, agents: covered, threshold });
   };
   const t = MODEL_ALERT_THRESHOLDS;
   add(

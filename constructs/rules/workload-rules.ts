@@ -5,11 +5,11 @@
  */
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
-import { GO_VARS, renderValue, RuleParams, TemplateVars } from './catalog';
+import { renderValue, TemplateVars } from './catalog';
+import { FamilyAlert, familyAlert } from './family-alert';
 import { containerSel, group, infoLabels, num, promRegex, rec, SystemContext, win } from './context';
-import { runbookUrlFor } from './options';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
-import { AlertingRule, RecordingRule, RuleGroup } from './types';
+import { RecordingRule, RuleGroup } from './types';
 import { WAITING_REASONS, WORKLOAD_ALERT_DOCS, WORKLOAD_ALERT_THRESHOLDS, WorkloadAlertName } from './workload-catalog';
 
 const hasKind = (ctx: SystemContext, kind: AgentSpec['workloadKind']) => ctx.specs.some((s) => s.workloadKind === kind);
@@ -98,35 +98,16 @@ function recording(ctx: SystemContext): RecordingRule[] {
 }
 
 /** One workload alert rule with what its promtool tests need. */
-interface WorkloadAlert {
-  readonly name: WorkloadAlertName;
-  readonly params: RuleParams;
-  readonly rule: AlertingRule;
-}
+type WorkloadAlert = FamilyAlert<WorkloadAlertName>;
 
 function alerts(ctx: SystemContext): WorkloadAlert[] {
-  const o = ctx.opts;
   const { on } = ctx;
   const info = rec(ctx, 'agent:info:static');
   const withInfo = (expr: string) => `(${expr}) * on(${on}) group_left(component, team) ${info}`;
   const out: WorkloadAlert[] = [];
   const add = (name: WorkloadAlertName, expr: string) => {
-    if (o.disabledAlerts.includes(name)) return;
-    const doc = WORKLOAD_ALERT_DOCS[name];
-    const params: RuleParams = { for: o.alertFor[name] ?? doc.for };
-    const level = o.alertSeverities[name] ?? doc.level;
-    const vars = GO_VARS(doc.valueFormat);
-    out.push({
-      name,
-      params,
-      rule: {
-        alert: name,
-        expr,
-        for: win(ctx, params.for),
-        labels: { severity: o.severities[level], ...(level === 'emergency' ? { page: 'true' } : {}), ...o.alertLabels },
-        annotations: { summary: doc.summary(vars, params), description: doc.description(vars, params), runbook_url: runbookUrlFor(o, name) },
-      },
-    });
+    const a = familyAlert(ctx, WORKLOAD_ALERT_DOCS[name], expr);
+    if (a) out.push(a);
   };
   add('AgentPodNotReady', withInfo(`${rec(ctx, 'agent_pod:not_ready:max')} > 0`));
   const notProgressing = hasKind(ctx, 'Deployment') ? ` or on(${on}) ${rec(ctx, 'agent:deployment_progressing_false:max')} > 0` : '';
