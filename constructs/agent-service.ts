@@ -319,6 +319,8 @@ function sidecarEnv(scope: Construct, spec: AgentSpec): Record<string, kplus.Env
     env[SIDECAR_ENV.maxConcurrency] = String(spec.maxConcurrentRequests);
     env[SIDECAR_ENV.maxQueue] = String(s.proxyMaxQueue);
     env[SIDECAR_ENV.queueTimeoutMs] = String(Math.round(s.proxyQueueTimeoutSeconds * 1000));
+    const routes = Object.entries(s.proxyRoutes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (routes.length > 0) env[SIDECAR_ENV.proxyRoutes] = routes.map(([prefix, op]) => `${prefix}=${op}`).join(',');
     // Probes pass through to the agent, but are neither invocations nor subject to the limit.
     env[SIDECAR_ENV.proxyUnmeasuredPaths] = [...new Set([hc.livenessPath, hc.readinessPath, hc.startupPath])].join(',');
     // In-flight calls may run until the pod's grace period ends (minus the drain and a margin to exit).

@@ -23,7 +23,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** One line per zod issue: `field: message` (unknown keys are listed by name). */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
+    // A field of several shapes (`sidecar: false | {...}`): when the value has the type of exactly
+    // one shape, report that shape's own problems rather than zod's generic "Invalid input".
+    if (issue.code === 'invalid_union') {
+      const fits = issue.errors.filter((errs) => !errs.some((e) => e.path.length === 0 && (e.code === 'invalid_type' || e.code === 'invalid_value')));
+      if (fits.length === 1 && fits[0].length > 0) return formatIssues(fits[0], [...prefix, ...issue.path]);
+    }
     const path = formatPath([...prefix, ...issue.path]);
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));

@@ -102,6 +102,12 @@ export interface AgentSidecarOptions {
   readonly proxyMaxQueue?: number;
   /** Longest wait for a slot before `503 queue_timeout`. @default 10 */
   readonly proxyQueueTimeoutSeconds?: number;
+  /**
+   * Operation names of proxied requests by path prefix (`gen_ai_operation_name`), e.g.
+   * `{ '/v1/chat': 'chat', '/tools': 'execute_tool' }`; the longest prefix wins, a caller's
+   * `x-agent-operation` header wins over it. @default {} (every request is `invoke_agent`)
+   */
+  readonly proxyRoutes?: Record<string, string>;
   /** Shared cache tier on Redis, credentials from Secrets. @default none (local only) */
   readonly redis?: AgentRedisOptions;
 }

@@ -65,6 +65,12 @@ export const sidecarSchema = z.strictObject({
   proxy: z.boolean().optional(),
   proxyMaxQueue: z.number().int().min(0).max(100000).optional(),
   proxyQueueTimeoutSeconds: z.number().positive().max(600).optional(),
+  proxyRoutes: z
+    .record(
+      z.string().regex(/^\/[^\s,=]*$/, 'must be a path prefix starting with / (no spaces, commas or =)'),
+      z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be an operation name of letters, digits, _ . : - (at most 128), e.g. chat or execute_tool'),
+    )
+    .optional(),
 });
 
 export const sloSchema = z.strictObject({
@@ -199,7 +205,7 @@ export const agentServicePropsSchema = z
       ctx.addIssue({ code: 'custom', path: ['healthCheck', 'port'], message: `(${hcPort}) is a sidecar port; probe the agent's own port` });
     }
     if (!proxied && typeof p.sidecar === 'object') {
-      for (const k of ['proxyMaxQueue', 'proxyQueueTimeoutSeconds'] as const) {
+      for (const k of ['proxyMaxQueue', 'proxyQueueTimeoutSeconds', 'proxyRoutes'] as const) {
         if (p.sidecar[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['sidecar', k], message: 'has no effect without the inbound proxy (sidecar.proxy is false or the sidecar is off)' });
       }
     }

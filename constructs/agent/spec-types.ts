@@ -113,6 +113,8 @@ export interface AgentSpec {
     readonly proxyMaxQueue: number;
     /** Longest wait for a slot (then 503 queue_timeout). */
     readonly proxyQueueTimeoutSeconds: number;
+    /** Operation name by path prefix. */
+    readonly proxyRoutes: Readonly<Record<string, string>>;
     /** The shared tier: URL or URL Secret, password Secret, key prefix (per agent by default). */
     readonly redis?: RedisSpec;
   };
