@@ -2,9 +2,13 @@
  * Any language, no agent code: the Python example agent (standard library only, unmodified) runs
  * behind the real sidecar configured exactly as AgentService writes it, and a real Prometheus
  * scrapes the sidecar with the MonitoringStack's recording rules. The invocations, errors,
- * in-flight calls and the KEDA in-flight query come from the proxy alone.
+ * in-flight calls and the KEDA in-flight query come from the proxy alone; the sidecar's readiness
+ * follows the agent's, and SIGTERM drains the agent's calls. (Alerts, SLO rules and dashboards on
+ * the same path: test/monitoring/frontdoor-e2e.test.ts.)
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
@@ -21,17 +25,21 @@ describeWithBinary(['python3', 'prometheus'], 'the unmodified Python agent behin
   let sc: ProxiedSidecar;
   let prom: PrometheusServer;
   let kedaQuery: string;
+  let env: Record<string, string>;
+  let agentPort: number;
+  const readyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'py-agent-')), 'not-ready');
 
   beforeAll(async () => {
     const chart = new Chart(Testing.app(), 'agents', { namespace: 'agents', disableResourceNameHashes: true });
     const agent = new AgentService(chart, 'planner', { image: 'ghcr.io/example/planner:1.0.0', autoscaling: { metric: 'inflight' } });
     const objects = Testing.synth(chart);
     const pod = objects.find((o) => o.kind === 'Deployment').spec.template.spec;
-    const env: Record<string, string> = Object.fromEntries(pod.containers.find((c: any) => c.name === SIDECAR_CONTAINER_NAME).env.map((e: any) => [e.name, e.value]));
+    env = Object.fromEntries(pod.containers.find((c: any) => c.name === SIDECAR_CONTAINER_NAME).env.map((e: any) => [e.name, e.value]));
     kedaQuery = objects.find((o) => o.kind === 'ScaledObject').spec.triggers.find((t: any) => t.name === 'inflight').metadata.query;
 
     const port = await freePort();
-    py = spawn('python3', [AGENT_PY], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    agentPort = port;
+    py = spawn('python3', [AGENT_PY], { env: { ...process.env, PORT: String(port), READY_FILE: readyFile }, stdio: 'ignore' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { what: 'python agent' });
     // The manifest's sidecar environment; only ports and the upstream move to free loopback ports.
     sc = await startProxySidecar(`http://127.0.0.1:${port}`, [], { ...env, SIDECAR_LOG_LEVEL: 'warn' });
@@ -80,4 +88,32 @@ describeWithBinary(['python3', 'prometheus'], 'the unmodified Python agent behin
     await Promise.all(slow);
     await prom.waitForQuery(kedaQuery, (r) => r.length === 1 && Number(r[0].value[1]) === 0, 15000);
   });
+
+  test("the sidecar's readiness follows the agent's readiness path (the manifest's)", async () => {
+    expect(env.SIDECAR_UPSTREAM_READY_PATH).toBe('/ready');
+    expect((await fetch(`${sc.metricsUrl}/readyz`)).status).toBe(200);
+    fs.writeFileSync(readyFile, '');
+    try {
+      await waitFor(async () => (await fetch(`${sc.metricsUrl}/readyz`)).status === 503, { what: 'readyz 503 while the agent is not ready', timeoutMs: 15000 });
+    } finally {
+      fs.rmSync(readyFile);
+    }
+    await waitFor(async () => (await fetch(`${sc.metricsUrl}/readyz`)).status === 200, { what: 'readyz 200 once the agent is ready again', timeoutMs: 15000 });
+  }, 40000);
+
+  test('SIGTERM drains: readiness fails at once, new calls are served in the drain window, a slow call finishes, exit 0', async () => {
+    // The manifest's environment, with the drain window (drainSeconds, 15 s) shortened for the test.
+    const drained = await startProxySidecar(`http://127.0.0.1:${agentPort}`, [], { ...env, SIDECAR_LOG_LEVEL: 'warn', SIDECAR_SHUTDOWN_DELAY_MS: '1500' });
+    const slow = request(`${drained.proxyUrl}/invoke`, { method: 'POST', body: JSON.stringify({ delay_ms: 3000, prompt: 'slow' }) });
+    await new Promise((r) => setTimeout(r, 300));
+    drained.child.kill('SIGTERM');
+    await waitFor(async () => (await fetch(`${drained.metricsUrl}/readyz`)).status === 503, { what: 'readyz 503 after SIGTERM', timeoutMs: 1000, intervalMs: 50 });
+    const during = await request(`${drained.proxyUrl}/invoke`, { method: 'POST', body: JSON.stringify({ prompt: 'late' }) });
+    expect(during.status).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    const done = await slow;
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.body)).toEqual({ answer: 'echo: slow' });
+    expect((await drained.exited).code).toBe(0);
+  }, 30000);
 });
