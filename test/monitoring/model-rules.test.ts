@@ -1,9 +1,5 @@
 /** Rules of model calls through the sidecar gateway: present only for agents with `models`, documented, promtool-tested. */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import * as YAML from 'yaml';
+import { runPromtoolSuite } from '../support/promtool';
 import { agentDashboard, dashboardQueries } from '../../constructs/dashboards';
 import { METRICS } from '../../sidecar/contract';
 import {
@@ -14,7 +10,6 @@ import {
   MODEL_ALERT_NAMES,
   MonitoringOptions,
   promtoolSuites,
-  promtoolTestFile,
   RECORDING_RULE_DOCS,
   recordingDocKey,
   ruleGroups,
@@ -145,16 +140,6 @@ describe('model alerts honour disabledAlerts, alertFor and alertSeverities', () 
     // Only the model cases: the other alerts have their own runs.
     const tests = suite.tests.filter((t) => MODEL_ALERT_NAMES.some((n) => t.name.startsWith(`${n}:`)));
     expect(tests.filter((t) => t.alert_rule_test[0].exp_alerts.length > 0).map((t) => t.alert_rule_test[0].exp_alerts[0].exp_labels.severity).sort()).toEqual(['critical', 'critical', 'info', 'info']);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-model-promtool-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: suite.ruleGroups }, { lineWidth: 0 }));
-      fs.writeFileSync(path.join(dir, 'rules.test.yaml'), YAML.stringify(promtoolTestFile({ ...suite, tests }, 'rules.yaml'), { lineWidth: 0 }));
-      execFileSync(bin, ['test', 'rules', path.join(dir, 'rules.test.yaml')], { stdio: 'pipe' });
-    } catch (e) {
-      const err = e as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`promtool test rules failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`.slice(0, 5000));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    runPromtoolSuite(bin, { ...suite, tests });
   }, 60000);
 });

@@ -5,6 +5,7 @@ import { FRONTDOOR_ALERT_NAMES } from '../../constructs/rules/frontdoor-catalog'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { runPromtoolSuite } from '../support/promtool';
 import {
   ALERT_NAMES,
   WORKLOAD_ALERT_NAMES,
@@ -16,7 +17,6 @@ import {
   isRecordingRule,
   kebabCase,
   promtoolSuites,
-  promtoolTestFile,
   rateOfChangeAlert,
   RECORDING_RULE_DOCS,
   recordingDocKey,
@@ -324,17 +324,7 @@ describe('generated promtool unit tests', () => {
     expect(suites[0].untestable).toEqual([]);
     // At a 90% objective a 14.4x burn needs 144% of calls to fail: reported as untestable, not faked.
     expect(promtoolSuites([spec('gamma', { slo: { availability: 90 } })])[0].untestable).toEqual(['AgentErrorBudgetBurn (14.4x): cannot fire for an objective of 90%']);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-agents-promtool-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: suites[0].ruleGroups }, { lineWidth: 0 }));
-      fs.writeFileSync(path.join(dir, 'rules.test.yaml'), YAML.stringify(promtoolTestFile(suites[0], 'rules.yaml'), { lineWidth: 0 }));
-      execFileSync(bin, ['test', 'rules', path.join(dir, 'rules.test.yaml')], { stdio: 'pipe' });
-    } catch (e) {
-      const err = e as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`promtool test rules failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`.slice(0, 5000));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    runPromtoolSuite(bin, suites[0]);
   }, 120000);
 });
 
