@@ -18,49 +18,15 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
-const path = require('node:path');
+const { CLI, SIDECAR_NODE_FLAGS, cpuSeconds, freePort, waitHttp } = require('./common');
 
-const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib', 'sidecar', 'cli.js');
 const CALLS = Number(process.env.BENCH_CALLS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
-const SIDECAR_NODE_FLAGS = (process.env.BENCH_SIDECAR_NODE_FLAGS ?? '--max-semi-space-size=2 --no-memory-reducer --max-old-space-size=192').split(' ').filter(Boolean);
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function waitHttp(url, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${url}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 // The fake provider, in its own process so its CPU is not the sidecar's or the client's.
 const FAKE = `

@@ -28,13 +28,11 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { CLI, SIDECAR_NODE_FLAGS, cpuSeconds, freePort } = require('./common');
 
-const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib', 'sidecar', 'cli.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLS = Number(process.env.BENCH_CALLS ?? 400);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -42,7 +40,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 30);
 const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 300);
 const REQ_TIMEOUT_MS = 5000;
-const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 const children = [];
 const extraPids = []; // nginx workers: SIGKILL on the master would orphan them
@@ -63,25 +60,11 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, CLOCK_MONOTONIC
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
 function start(cmd, args, name, env, stdio = ['ignore', 'inherit', 'inherit']) {
   const c = spawn(cmd, args, { stdio, env: { ...process.env, ...env } });
   c.on('exit', (code, sig) => { if (!c.benchStopping) log(`${name} exited (${code ?? sig})`); });
   children.push(c);
   return c;
-}
-
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14, 15: utime, stime
 }
 
 /** One GET with a timeout; resolves { status, ms, body } and never hangs. */
@@ -226,7 +209,7 @@ async function main() {
   const up = start(process.execPath, ['-e', UPSTREAM_SRC, String(upPort)], 'upstream');
   const minimal = start(process.execPath, ['-e', MINIMAL_SRC, String(minPort), String(upPort)], 'minimal proxy');
   // As AgentService runs it (constructs/agent-service.ts sidecarEnv, sidecar/Dockerfile CMD).
-  const sidecar = start(process.execPath, ['--max-semi-space-size=2', '--no-memory-reducer', '--max-old-space-size=192', CLI], 'agent-sidecar', {
+  const sidecar = start(process.execPath, [...SIDECAR_NODE_FLAGS, CLI], 'agent-sidecar', {
     SIDECAR_AGENT_NAME: 'bench',
     SIDECAR_METRICS_HOST: '127.0.0.1', SIDECAR_METRICS_PORT: String(scMetrics),
     SIDECAR_API_HOST: '127.0.0.1', SIDECAR_API_PORT: String(scApi),

@@ -14,34 +14,20 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { CLI, SIDECAR_NODE_FLAGS, cpuSeconds, freePort, waitHttp } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib', 'sidecar', 'cli.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const VALUE_BYTES = 256;
 const FILL_ENTRIES = 100_000;
 const MB = 1024 * 1024;
-/** The node flags sidecar/Dockerfile runs the sidecar with (CMD and NODE_OPTIONS): measure what ships. */
-const SIDECAR_NODE_FLAGS = (process.env.BENCH_SIDECAR_NODE_FLAGS ?? '--max-semi-space-size=2 --no-memory-reducer --max-old-space-size=192').split(' ').filter(Boolean);
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function rss(pid) {
   try {
@@ -52,28 +38,12 @@ function rss(pid) {
   }
 }
 
-/** CPU seconds (user + system) the process has used: /proc/<pid>/stat fields 14 and 15, 100 Hz ticks. */
-function cpuSeconds(pid) {
+/** CPU seconds of a process, 0 once it is gone. */
+function cpuOf(pid) {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSeconds(pid);
   } catch {
     return 0;
-  }
-}
-
-async function waitHttp(url, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${url}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -117,9 +87,9 @@ async function startSidecar(extra = ['--cache-max-entries', '200000', '--cache-m
 async function load(name, pid, opts) {
   let peak = rss(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 100);
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = cpuOf(pid);
   const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION, ...opts });
-  const cpu = cpuSeconds(pid) - cpu0;
+  const cpu = cpuOf(pid) - cpu0;
   clearInterval(sampler);
   peak = Math.max(peak, rss(pid));
   const bad = result.non2xx + result.errors + result.timeouts;
