@@ -120,8 +120,7 @@ export class SidecarCache {
             if (this.lru.delete(key)) this.invalidated++;
           },
           invalidatePrefix: (prefix) => {
-            this.markStalePrefix(prefix);
-            for (const k of [...this.lru.keys()]) if (k.startsWith(prefix) && this.lru.delete(k)) this.invalidated++;
+            this.invalidated += this.dropLocalPrefix(prefix);
           },
           dropLocal: () => this.dropLocal(),
         },
@@ -223,13 +222,19 @@ export class SidecarCache {
 
   /** Deletes every entry whose key starts with `prefix` (a namespace); returns the local count. */
   deletePrefix(prefix: string): number {
+    const n = this.dropLocalPrefix(prefix);
+    this.deletes += n;
+    this.redis?.delPrefix(prefix);
+    return n;
+  }
+
+  /** Marks `prefix` stale and drops the local entries under it; returns how many were dropped. */
+  private dropLocalPrefix(prefix: string): number {
     this.markStalePrefix(prefix);
     let n = 0;
     for (const k of [...this.lru.keys()]) {
       if (k.startsWith(prefix) && this.lru.delete(k)) n++;
     }
-    this.deletes += n;
-    this.redis?.delPrefix(prefix);
     return n;
   }
 

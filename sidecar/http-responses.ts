@@ -1,4 +1,5 @@
-/** JSON responses, errors and small request helpers of the sidecar API (server.ts). */
+/** JSON responses, errors and small request helpers of the sidecar's listeners (API, metrics, proxy). */
+import { STATUS_CODES } from 'node:http';
 import type * as http from 'node:http';
 
 export class HttpError extends Error {
@@ -21,6 +22,34 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   const text = JSON.stringify(body);
   res.writeHead(status, extra ? { ...JSON_HEADERS, ...extra, 'content-length': Buffer.byteLength(text) } : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** `{ "error": { code, message } }` as the response. */
+export function sendJsonError(res: http.ServerResponse, status: number, code: string, message: string, extra?: Record<string, string>): void {
+  sendJson(res, status, { error: { code, message } }, extra);
+}
+
+/** A response head for a raw socket (`headers`: flat name/value pairs). */
+export function rawResponseHead(status: number, message: string, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${message}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/**
+ * A whole JSON error response for a raw socket, where no http.ServerResponse exists (parse
+ * errors, CONNECT, upgrades), with `connection: close`; `extra` are more flat header pairs.
+ */
+export function rawJsonError(status: number, code: string, message: string, extra: readonly string[] = []): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return rawResponseHead(status, STATUS_CODES[status] ?? 'Error', ['content-type', JSON_HEADERS['content-type'], 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', ...extra]) + body;
+}
+
+/** Status and code for a request Node's HTTP parser refused (a server's `clientError`). */
+export function clientErrorStatus(err: NodeJS.ErrnoException): { status: number; code: string } {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, code: 'headers_too_large' };
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, code: 'request_timeout' };
+  return { status: 400, code: 'bad_request' };
 }
 
 export function sendEntry(req: http.IncomingMessage, res: http.ServerResponse, v: string, t: string, xcache: string): void {

@@ -6,6 +6,7 @@
  */
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { rawJsonError, sendJsonError } from './http-responses';
 
 interface Tracked {
   /** A request is being read or answered on it. */
@@ -81,11 +82,6 @@ export function guardConnections(server: http.Server, max: number): ConnectionGu
   };
 }
 
-function jsonError(status: number, code: string, message: string, statusText: string, extra = ''): string {
-  const body = JSON.stringify({ error: { code, message } });
-  return `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
-}
-
 export interface ProtocolGuardOptions {
   /** Largest body accepted for this request (by route), or undefined when it takes none. */
   bodyLimit(req: http.IncomingMessage): number;
@@ -101,14 +97,12 @@ export function guardProtocol(server: http.Server, opts: ProtocolGuardOptions): 
   server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
     opts.reject('method_not_allowed');
     socket.on('error', () => undefined);
-    socket.end(jsonError(405, 'method_not_allowed', 'CONNECT is not supported: the sidecar is not a proxy', 'Method Not Allowed', 'allow: GET, HEAD, POST, PUT, DELETE\r\n'));
+    socket.end(rawJsonError(405, 'method_not_allowed', 'CONNECT is not supported: the sidecar is not a proxy', ['allow', 'GET, HEAD, POST, PUT, DELETE']));
   });
   // Node's default 417 has no body.
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
     opts.reject('expectation_failed');
-    const body = JSON.stringify({ error: { code: 'expectation_failed', message: `unsupported Expect header "${String(req.headers.expect).slice(0, 100)}"; only 100-continue is` } });
-    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-    res.end(body);
+    sendJsonError(res, 417, 'expectation_failed', `unsupported Expect header "${String(req.headers.expect).slice(0, 100)}"; only 100-continue is`, { connection: 'close' });
   });
   // Node sends 100 Continue by itself: the client would then upload a body we refuse anyway.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -116,9 +110,7 @@ export function guardProtocol(server: http.Server, opts: ProtocolGuardOptions): 
     const limit = opts.bodyLimit(req);
     if (Number.isFinite(declared) && declared > limit) {
       opts.reject('payload_too_large');
-      const body = JSON.stringify({ error: { code: 'payload_too_large', message: `body of ${declared} bytes exceeds the limit of ${limit} bytes` } });
-      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-      res.end(body);
+      sendJsonError(res, 413, 'payload_too_large', `body of ${declared} bytes exceeds the limit of ${limit} bytes`, { connection: 'close' });
       return;
     }
     res.writeContinue();

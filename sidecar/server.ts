@@ -22,7 +22,7 @@ import { SidecarMetrics } from './metrics';
 import { InboundProxy } from './proxy/listener';
 import { StatsCollector } from './stats';
 import { validateBatch, validateInflight } from './validate';
-import { allow, HttpError, notFound, parseTtl, pathOf, sendEntry, sendJson, sendMiss } from './http-responses';
+import { allow, clientErrorStatus, HttpError, notFound, parseTtl, pathOf, rawJsonError, sendEntry, sendJson, sendMiss } from './http-responses';
 
 export { parseTtl } from './http-responses';
 
@@ -124,14 +124,12 @@ export class Sidecar {
           socket.destroy();
           return;
         }
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
+        const { status, code } = clientErrorStatus(err);
         this.metrics.reject(code);
         // A body half-read when the request timed out gives its budget back now, not when the
         // client finally closes (the socket is destroyed once the answer is written).
         this.bodyReaders.get(socket as import('node:net').Socket)?.();
-        const body = JSON.stringify({ error: { code, message: err.code ?? err.message } });
-        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+        socket.end(rawJsonError(status, code, err.code ?? err.message), () => socket.destroy());
       });
     }
   }

@@ -5,7 +5,6 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { clientResponseHeaders } from '../proxy/headers';
 import type { Provider } from './providers';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) and those this hop recomputes. */
@@ -30,11 +29,6 @@ export function upstreamHeaders(incoming: http.IncomingHttpHeaders, bodyLength: 
   out['accept-encoding'] = 'identity';
   if (bodyLength !== undefined) out['content-length'] = bodyLength;
   return out;
-}
-
-/** The provider's response headers as the agent gets them (the inbound proxy's rules). */
-export function downstreamHeaders(raw: readonly string[]): string[] {
-  return clientResponseHeaders(raw);
 }
 
 /** A transport failure, classified for error_type and the agent's error response. */

@@ -16,7 +16,8 @@ import { GATEWAY_HEADERS, SIDECAR_PATHS } from '../contract';
 import type { SidecarMetrics } from '../metrics';
 import { Budget } from './budget';
 import { CacheMode, cacheKey, cacheModeOf, decodeEntry, encodeEntry, isDeterministic } from './cache-key';
-import { agentFor, classify, downstreamHeaders, send, UpstreamError, upstreamHeaders } from './forward';
+import { clientResponseHeaders } from '../proxy/headers';
+import { agentFor, classify, send, UpstreamError, upstreamHeaders } from './forward';
 import { GatewayMetrics } from './metrics';
 import { operationOf, Provider, resolveProviders, upstreamUrl } from './providers';
 import { isRetryableStatus, retriesOf, retryDelayMs } from './retry';
@@ -198,7 +199,8 @@ export class Gateway {
     const status = upstream.statusCode ?? 502;
     const sse = /^text\/event-stream/i.test(String(upstream.headers['content-type'] ?? ''));
     const parser = sse ? new SseUsageParser(call.provider.api) : undefined;
-    const headers = downstreamHeaders(upstream.rawHeaders);
+    // The provider's response headers by the inbound proxy's rules (hop-by-hop ones dropped).
+    const headers = clientResponseHeaders(upstream.rawHeaders);
     if (call.cacheKey) headers.push('x-sidecar-cache', 'miss');
     res.writeHead(status, headers);
 

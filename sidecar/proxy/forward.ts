@@ -6,7 +6,8 @@
  */
 import * as http from 'node:http';
 import type { Logger } from 'pino';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
+import { sendJsonError } from '../http-responses';
+import { clientResponseHeaders, hasHeader, upstreamRequestHeaders } from './headers';
 import type { Invocation, Meter } from './meter';
 import { statusOutcome } from './status';
 
@@ -32,12 +33,6 @@ export function classifyUpstreamError(err: NodeJS.ErrnoException): UpstreamFailu
   if (code.startsWith('HPE_')) return { status: 502, code: 'upstream_malformed', message: `the agent sent a malformed HTTP response (${code})` };
   if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/.test(err.message)) return { status: 502, code: 'upstream_reset', message: 'the agent closed the connection before answering' };
   return { status: 502, code: 'upstream_error', message: `cannot reach the agent (${code || err.message})` };
-}
-
-export function sendJsonError(res: http.ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}): void {
-  const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra });
-  res.end(body);
 }
 
 export class Forwarder {
@@ -114,7 +109,7 @@ export class Forwarder {
       res.writeHead(status, ures.statusMessage, raw);
       if (!res.destroyed) inv?.respond(status);
       // Streams (SSE, chunked) get their headers now, not with the first chunk.
-      if (ures.headers['content-length'] === undefined) res.flushHeaders();
+      if (!hasHeader(ures.rawHeaders, 'content-length')) res.flushHeaders();
       ures.on('data', (chunk: Buffer) => {
         inv?.addResponseBytes(chunk.length);
         if (!res.write(chunk)) ures.pause();

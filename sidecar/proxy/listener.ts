@@ -14,7 +14,9 @@ import { PROXY_OPERATION_HEADER } from '../contract';
 import type { SidecarMetrics } from '../metrics';
 import type { StatsCollector } from '../stats';
 import { Breaker, RejectReason } from './breaker';
-import { Forwarder, sendJsonError, UpstreamTarget } from './forward';
+import { clientErrorStatus, pathOf, sendJsonError } from '../http-responses';
+import { guardConnections } from '../limits';
+import { Forwarder, UpstreamTarget } from './forward';
 import { Invocation, Meter } from './meter';
 import { UpstreamReadiness } from './readiness';
 import { OperationResolver, parsePaths, parseRoutes } from './routes';
@@ -24,12 +26,6 @@ const REJECT_MESSAGES: Record<RejectReason, string> = {
   queue_full: 'the agent is at its concurrency limit and the queue is full; retry shortly',
   queue_timeout: 'the agent is at its concurrency limit and the request waited too long in the queue; retry shortly',
 };
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
 
 export class InboundProxy {
   readonly server: http.Server;
@@ -77,13 +73,13 @@ export class InboundProxy {
       },
       (req, res) => this.handle(req, res),
     );
-    this.server.maxConnections = config.maxConnections;
+    // At the cap, the oldest idle connection goes (not the newcomer): the kubelet probes come through here too.
+    guardConnections(this.server, config.maxConnections);
     // Idle sockets (no bytes either way) are closed after the upstream timeout: SSE keep-alives keep streams open.
     this.server.timeout = config.upstreamTimeoutMs + 5000;
     this.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
+      const { status, code } = clientErrorStatus(err);
       // Parse errors include request smuggling attempts (Content-Length with Transfer-Encoding, duplicate lengths).
       this.meter.reject(code);
       this.log.debug({ code: err.code }, 'proxy: unparseable request refused');

@@ -29,12 +29,11 @@ class ProxySeries {
 /**
  * One proxied request from arrival to its end; `end()` counts it exactly once. Bytes go into the
  * series as they flow (a long stream or websocket tunnel is visible at every scrape); the
- * invocation keeps its own totals too.
+ * invocation keeps its request total (the retry of a request whose body was sent must not happen).
  */
 export class Invocation {
   readonly started = performance.now();
   requestBytes = 0;
-  responseBytes = 0;
   private ended = false;
   /** Set when the request holds a concurrency slot, so the slot is released exactly once. */
   release: (() => void) | undefined;
@@ -58,7 +57,6 @@ export class Invocation {
 
   /** Bytes forwarded from the agent to the client (body, or tunnelled after a 101). */
   addResponseBytes(n: number): void {
-    this.responseBytes += n;
     this.proxy.responseBytes += n;
   }
 
@@ -100,10 +98,6 @@ export class Meter {
   /** A request the proxy answered itself (queue full, upstream down, ...). */
   reject(reason: string): void {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
-  }
-
-  rejectedCount(reason: string): number {
-    return this.rejected.get(reason) ?? 0;
   }
 
   /** A response to a request that could not be parsed (no invocation exists for it): the default operation. */

@@ -8,27 +8,21 @@
  */
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import { upstreamRequestHeaders } from './headers';
+import { rawJsonError, rawResponseHead } from '../http-responses';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
 import { classifyUpstreamError, UpstreamTarget } from './forward';
 import type { Invocation, Meter } from './meter';
 import { statusOutcome } from './status';
 
 const MAX_REFUSAL_BODY = 65536;
 
-function rawResponse(status: number, message: string, headers: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${message}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${head}\r\n`;
-}
-
 /**
  * Writes a small JSON error on a raw socket (no http.ServerResponse exists for an upgrade) and
  * closes it; false when the client was already gone (no response went out).
  */
 export function socketError(socket: net.Socket, status: number, code: string, message: string, extra: string[] = []): boolean {
-  const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
-    socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Error', ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', ...extra]) + body);
+    socket.end(rawJsonError(status, code, message, extra));
     return true;
   }
   socket.destroy();
@@ -57,7 +51,6 @@ export class Upgrader {
       setHost: false,
       timeout: this.timeoutMs,
     });
-    socket.on('error', () => socket.destroy());
     const onEarlyClose = () => {
       ureq.destroy();
       inv.end(false, 'client_closed');
@@ -80,10 +73,10 @@ export class Upgrader {
     ureq.on('response', (ures) => {
       inv.firstByte();
       const status = ures.statusCode ?? 502;
+      // The body is relayed whole, with its own length: the agent's framing headers go too.
+      const kept = clientResponseHeaders(ures.rawHeaders);
       const headers: string[] = [];
-      for (let i = 0; i < ures.rawHeaders.length; i += 2) {
-        if (!/^(connection|keep-alive|transfer-encoding|upgrade|content-length)$/i.test(ures.rawHeaders[i])) headers.push(ures.rawHeaders[i], ures.rawHeaders[i + 1]);
-      }
+      for (let i = 0; i < kept.length; i += 2) if (kept[i].toLowerCase() !== 'content-length') headers.push(kept[i], kept[i + 1]);
       const chunks: Buffer[] = [];
       let size = 0;
       ures.on('data', (c: Buffer) => {
@@ -95,7 +88,7 @@ export class Upgrader {
         socket.off('close', onEarlyClose);
         headers.push('content-length', String(body.length), 'connection', 'close');
         if (socket.writable) {
-          socket.end(Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
+          socket.end(Buffer.concat([Buffer.from(rawResponseHead(status, ures.statusMessage ?? '', headers), 'latin1'), body]));
           inv.respond(status);
           inv.addResponseBytes(body.length);
         }
@@ -112,7 +105,7 @@ export class Upgrader {
         inv.end(false, 'client_closed');
         return;
       }
-      socket.write(rawResponse(ures.statusCode ?? 101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
+      socket.write(rawResponseHead(ures.statusCode ?? 101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
       inv.respond(ures.statusCode ?? 101);
       // Bytes that came with the handshakes are tunnelled bytes too (the headers are not counted).
       if (uhead.length) {

@@ -5,6 +5,7 @@
  * memory come back; the process never crashes.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { METRICS } from '../../sidecar/contract';
 import { freePort, sleep, stopAll, waitFor } from '../support/servers';
 import { metricValue, rawRequest, scrape } from './helpers';
@@ -122,6 +123,32 @@ describe('inbound proxy faults', () => {
     expect(openFds(sc.pid)).toBeLessThan(fdsBefore + 20);
     expect(sc.rssBytes()!).toBeLessThan(rssBefore + 40 * 1024 * 1024);
     expect((await request(`${sc.proxyUrl}/ok`)).status).toBe(200);
+  });
+});
+
+describe('inbound proxy connection cap', () => {
+  let up: Upstream;
+  let sc: ProxiedSidecar;
+  afterAll(() => stopAll(sc, up));
+
+  test('idle connections at --max-connections do not starve the probes that come through the proxy', async () => {
+    up = await startUpstream();
+    sc = await startProxySidecar(up.url, ['--max-connections', '50']);
+    const idle: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 80; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: sc.proxyPort });
+        s.on('error', () => undefined);
+        idle.push(s);
+      }
+      await Promise.all(idle.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r).once('error', r) : r(undefined)))));
+      await sleep(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await request(`${sc.proxyUrl}/health`)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 });
 
