@@ -11,14 +11,9 @@ import {
   toolDependencies,
   toolEgressHosts,
 } from './pod-spec';
-import { resourcesSchema } from './resources';
 import { DEFAULTS, MANAGED_BY, SIDECAR_MAX_VALUE_BYTES } from './spec-defaults';
-import { agentServicePropsSchema, proxyEnabled, versionOf } from './spec-schema';
-import { AgentDependency, AgentEgressHost, AgentSpec, ResourceSpec, ScalingSpec } from './spec-types';
-
-function resources(input: z.infer<typeof resourcesSchema> | undefined, defaults: Omit<ResourceSpec, 'extended'>): ResourceSpec {
-  return containerResources(input, defaults);
-}
+import { agentServicePropsSchema, proxyEnabled, sidecarEnabled, versionOf } from './spec-schema';
+import { AgentDependency, AgentEgressHost, AgentSpec, ScalingSpec } from './spec-types';
 
 /** Context that props do not carry: where the construct sits. */
 export interface SpecContext {
@@ -42,13 +37,13 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     'app.kubernetes.io/managed-by': MANAGED_BY,
   };
   const sidecarProps = typeof p.sidecar === 'object' ? p.sidecar : {};
-  const sidecarEnabled = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
+  const sidecarOn = sidecarEnabled(p);
   const scaling = scalingOf(p);
   const saName = p.serviceAccountName ?? name;
   const models = normalizeModels(p.models);
   const egressHosts: AgentEgressHost[] = [];
   const dependencies: AgentDependency[] = [];
-  const redis = sidecarEnabled ? normalizeRedis(sidecarProps.redis, sidecarProps.redisUrl, namespace, name) : undefined;
+  const redis = sidecarOn ? normalizeRedis(sidecarProps.redis, sidecarProps.redisUrl, namespace, name) : undefined;
   for (const m of models?.providers ?? []) {
     if (!m.inCluster) {
       egressHosts.push({ host: m.host, port: m.port, source: `models.${m.provider}` });
@@ -76,7 +71,7 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     port,
     targetPort: proxy ? SIDECAR_PROXY_PORT : port,
     scaling,
-    resources: resources(p.resources, DEFAULTS.resources),
+    resources: containerResources(p.resources, DEFAULTS.resources),
     env: { ...(p.env ?? {}) },
     secretEnv: Object.fromEntries(Object.entries(p.secretEnv ?? {}).map(([k, v]) => [k, { secretName: v.secretName, key: v.key, optional: v.optional ?? false }])),
     healthCheck: {
@@ -105,11 +100,11 @@ export function normalizeAgentSpec(p: z.output<typeof agentServicePropsSchema>, 
     drainSeconds: p.drainSeconds ?? DEFAULTS.drainSeconds,
     maxConcurrentRequests: p.maxConcurrentRequests ?? DEFAULTS.maxConcurrentRequests,
     sidecar: {
-      enabled: sidecarEnabled,
+      enabled: sidecarOn,
       image: sidecarProps.image ?? DEFAULTS.sidecar.image,
       metricsPort: SIDECAR_METRICS_PORT,
       apiPort: SIDECAR_API_PORT,
-      resources: resources(sidecarProps.resources, DEFAULTS.sidecar.resources),
+      resources: containerResources(sidecarProps.resources, DEFAULTS.sidecar.resources),
       cacheMaxEntries: sidecarProps.cacheMaxEntries ?? DEFAULTS.sidecar.cache.maxEntries,
       cacheMaxBytes: sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes,
       cacheMaxValueBytes: sidecarProps.cacheMaxValueBytes ?? Math.min(SIDECAR_MAX_VALUE_BYTES, sidecarProps.cacheMaxBytes ?? DEFAULTS.sidecar.cache.maxBytes),

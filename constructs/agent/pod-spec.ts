@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseMemory } from '../validation';
+import { DEFAULTS } from './spec-defaults';
 import { extendedOf, extendedResourceProblems, quantityString as q, ResourcesInput } from './resources';
 import type { AgentDependency, AgentEgressHost } from './spec-types';
 import { podSettingsShape } from './pod-settings';
@@ -87,11 +88,6 @@ export interface AgentTool {
   readonly token?: { readonly secretName: string; readonly key: string; readonly optional: boolean; readonly env: string };
 }
 
-export const DEFAULT_RESOURCES = {
-  requests: { cpu: '100m', memory: '256Mi', ephemeralStorage: '256Mi' },
-  limits: { cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi' },
-} as const;
-
 /** Environment variable names of one tool (`search-web` → `MCP_SEARCH_WEB_URL`). */
 export function toolEnvNames(name: string): { url: string; token: string } {
   const base = `MCP_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -101,7 +97,7 @@ export function toolEnvNames(name: string): { url: string; token: string } {
 export const MCP_SERVERS_ENV = 'MCP_SERVERS';
 
 /** Defaults each value of a resources block separately. */
-export function containerResources(input: ResourcesInput | undefined, defaults: typeof DEFAULT_RESOURCES | { requests: { cpu: string; memory: string; ephemeralStorage: string }; limits: { cpu: string; memory: string; ephemeralStorage: string } }): ContainerResourceSpec {
+export function containerResources(input: ResourcesInput | undefined, defaults: Omit<ContainerResourceSpec, 'extended'>): ContainerResourceSpec {
   const r = input?.requests;
   const l = input?.limits;
   return {
@@ -132,7 +128,7 @@ export function normalizePodSettings(p: PodSettingsInput): PodSettingsSpec {
       ...c,
       env: { ...(c.env ?? {}) },
       secretEnv: Object.fromEntries(Object.entries(c.secretEnv ?? {}).map(([k, v]) => [k, { secretName: v.secretName, key: v.key, optional: v.optional ?? false }])),
-      resources: containerResources(c.resources, DEFAULT_RESOURCES),
+      resources: containerResources(c.resources, DEFAULTS.resources),
     })),
     labels: { ...(p.podLabels ?? {}) },
   };
@@ -238,7 +234,7 @@ export function podSettingsProblems(p: PodSettingsInput & {
     if (c.securityContext?.runAsUser === 0) out.push({ path: [...at, 'securityContext', 'runAsUser'], message: '(0) runs the init container as root: the restricted Pod Security Standard requires a non-root user' });
     checkMounts(c.volumeMounts, [...at, 'volumeMounts'], ['/tmp']);
     for (const [path, message] of extendedResourceProblems(c.resources)) out.push({ path: [...at, 'resources', ...path], message });
-    const res = containerResources(c.resources, DEFAULT_RESOURCES);
+    const res = containerResources(c.resources, DEFAULTS.resources);
     for (const which of ['memory', 'ephemeralStorage'] as const) {
       if (parseMemory(res.requests[which]) > parseMemory(res.limits[which])) out.push({ path: [...at, 'resources', 'requests', which], message: `(${res.requests[which]}) must not exceed limits.${which} (${res.limits[which]})` });
     }

@@ -134,7 +134,7 @@ export const agentServicePropsSchema = z
       if (a.scaleToZero && a.minReplicas !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['autoscaling', 'minReplicas'], message: 'conflicts with scaleToZero (which sets the idle minimum to 0)' });
       }
-      if (p.sidecar === false || (typeof p.sidecar === 'object' && p.sidecar.enabled === false)) {
+      if (!sidecarEnabled(p)) {
         ctx.addIssue({ code: 'custom', path: ['autoscaling', 'metric'], message: "'inflight' needs the sidecar, which reports the in-flight gauge" });
       }
     }
@@ -150,7 +150,7 @@ export const agentServicePropsSchema = z
       }
     }
     const sidecarResources = typeof p.sidecar === 'object' ? p.sidecar.resources : undefined;
-    const sidecarOn = p.sidecar === false ? false : (typeof p.sidecar === 'object' ? p.sidecar.enabled ?? true : true);
+    const sidecarOn = sidecarEnabled(p);
     for (const issue of podSettingsProblems({
       ...p,
       sidecarResources,
@@ -173,7 +173,7 @@ export const agentServicePropsSchema = z
     }
     if (p.models) {
       checkModels(p.models, (path, message) => ctx.addIssue({ code: 'custom', path: ['models', ...path], message }));
-      if (p.sidecar === false || (typeof p.sidecar === 'object' && p.sidecar.enabled === false)) {
+      if (!sidecarEnabled(p)) {
         ctx.addIssue({ code: 'custom', path: ['models'], message: 'needs the sidecar, whose gateway forwards the model calls' });
       }
       for (const name of agentEnvNames(p.models)) {
@@ -233,7 +233,10 @@ export function versionOf(image: string): string {
 
 /** The sidecar's inbound proxy runs unless the sidecar is off or `sidecar: { proxy: false }`. */
 export function proxyEnabled(p: z.input<typeof agentServicePropsSchema>): boolean {
-  if (p.sidecar === false) return false;
-  if (typeof p.sidecar === 'object') return p.sidecar.enabled !== false && p.sidecar.proxy !== false;
-  return true;
+  return sidecarEnabled(p) && !(typeof p.sidecar === 'object' && p.sidecar.proxy === false);
+}
+
+/** The sidecar runs unless `sidecar: false` or `sidecar: { enabled: false }`. */
+export function sidecarEnabled(p: z.input<typeof agentServicePropsSchema>): boolean {
+  return p.sidecar !== false && !(typeof p.sidecar === 'object' && p.sidecar.enabled === false);
 }

@@ -9,7 +9,7 @@ import { parseDuration } from '../validation';
 import { renderValue, TemplateVars } from './catalog';
 import { FamilyAlert, familyAlert } from './family-alert';
 import { EDGE_ALERT_DOCS, EDGE_ALERT_THRESHOLDS, EdgeAlertName } from './edge-catalog';
-import { infoLabels, num, rec, SystemContext, win } from './context';
+import { group, infoLabels, num, rec, SystemContext, win } from './context';
 import type { PromtoolInputSeries, PromtoolTest } from './promtool';
 import { AlertingRule, RecordingRule, RuleGroup } from './types';
 
@@ -54,11 +54,7 @@ function alert(ctx: SystemContext): FamilyAlert<EdgeAlertName> | undefined {
 
 /** The `<system>-agents.edge` group. */
 export function edgeRuleGroup(ctx: SystemContext): RuleGroup {
-  return {
-    name: `${ctx.system}-agents.edge`,
-    ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}),
-    rules: [...recording(ctx), ...[alert(ctx)?.rule].filter((r): r is AlertingRule => !!r)],
-  };
+  return group(ctx, `${ctx.system}-agents.edge`, [...recording(ctx), ...[alert(ctx)?.rule].filter((r): r is AlertingRule => !!r)]);
 }
 
 /** promtool tests: AgentRateLimited fires on a flood rejected at the agent or the gateway, stays silent otherwise (`timeScale` 1). */

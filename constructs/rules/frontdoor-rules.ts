@@ -8,10 +8,10 @@ import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
 import { renderValue, TemplateVars } from './catalog';
 import { FamilyAlert, familyAlert } from './family-alert';
-import { group, infoLabels, jobName, num, rec, sel, SystemContext, win, winSeconds } from './context';
+import { group, infoLabels, num, rec, sel, SystemContext, win, winSeconds } from './context';
 import { FRONTDOOR_ALERT_DOCS, FRONTDOOR_ALERT_THRESHOLDS, FrontdoorAlertName } from './frontdoor-catalog';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
-import { counter, gauge, series } from './promtool-series';
+import { counter, gauge, scrapeTarget, series } from './promtool-series';
 import { RecordingRule, RuleGroup } from './types';
 
 /** The proxy's refusals at the concurrency limit (not parse errors or upstream failures). */
@@ -66,17 +66,7 @@ export function frontdoorPromtoolTests(ctx: SystemContext): PromtoolTest[] {
     const doc = FRONTDOOR_ALERT_DOCS[a.name];
     const evalMin = Math.ceil(parseDuration(a.params.for) / 60) + 8;
     const len = evalMin + 2;
-    const pod = `${s.names.deployment}-7d9f8b6c5-x2x4z`;
-    const target = {
-      ...(ctx.opts.cluster ? { cluster: ctx.opts.cluster } : {}),
-      job: jobName(ctx.opts, s.system),
-      namespace: s.namespace,
-      system: s.system,
-      agent: s.name,
-      component: s.component,
-      pod,
-      instance: `${pod}:${s.sidecar.metricsPort}`,
-    };
+    const target = scrapeTarget(ctx.opts, s);
     const call = { ...target, [LABELS.agentName]: s.name, [LABELS.operationName]: 'invoke_agent' };
     // Per minute: `total` invocations, `shed` of them refused at the limit (errors too), `failed` other errors.
     const input = (total: number, shed: number, failed = 0): PromtoolInputSeries[] => [

@@ -8,9 +8,10 @@ import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
 import { renderValue, TemplateVars } from './catalog';
 import { FamilyAlert, familyAlert } from './family-alert';
-import { infoLabels, jobName, num, promRegex, rec, sel, SystemContext, win, winSeconds } from './context';
+import { group, infoLabels, num, promRegex, rec, sel, SystemContext, win, winSeconds } from './context';
 import { MODEL_ALERT_DOCS, MODEL_ALERT_THRESHOLDS, ModelAlertName } from './model-catalog';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
+import { Labels, scrapeTarget, series } from './promtool-series';
 import { RecordingRule, RuleGroup } from './types';
 
 const PROVIDER = LABELS.providerName;
@@ -115,37 +116,18 @@ function alerts(ctx: SystemContext): ModelAlert[] {
 /** The `<system>-agents.models` group, or undefined when no agent of the system has `models`. */
 export function modelRuleGroup(ctx: SystemContext): RuleGroup | undefined {
   if (modelAgents(ctx).length === 0) return undefined;
-  return {
-    name: `${ctx.system}-agents.models`,
-    ...(ctx.opts.evaluationInterval ? { interval: ctx.opts.evaluationInterval } : {}),
-    rules: [...recording(ctx), ...alerts(ctx).map((a) => a.rule)],
-  };
+  return group(ctx, `${ctx.system}-agents.models`, [...recording(ctx), ...alerts(ctx).map((a) => a.rule)]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // promtool tests: each model alert fires once and stays silent once
 // ---------------------------------------------------------------------------------------------
 
-type Labels = Record<string, string>;
-
-function series(name: string, labels: Labels): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(', ')}}`;
-}
-
 /** promtool tests for the model alerts of one system (`timeScale` 1). */
 export function modelPromtoolTests(ctx: SystemContext): PromtoolTest[] {
   if (modelAgents(ctx).length === 0) return [];
   const o = ctx.opts;
-  const target = (s: AgentSpec): Labels => ({
-    ...(o.cluster ? { cluster: o.cluster } : {}),
-    job: jobName(o, s.system),
-    namespace: s.namespace,
-    system: s.system,
-    agent: s.name,
-    component: s.component,
-    pod: `${s.name}-7d9f8b6c5-x2x4z`,
-    instance: `${s.name}-7d9f8b6c5-x2x4z:${s.sidecar.metricsPort}`,
-  });
+  const target = (s: AgentSpec): Labels => scrapeTarget(o, s);
   const expected = (a: ModelAlert, s: AgentSpec, value: number, extra: Labels = {}): PromtoolAlert => {
     const doc = MODEL_ALERT_DOCS[a.name];
     const vars: TemplateVars = { agent: s.name, namespace: s.namespace, pod: '', container: '', value: renderValue(doc.valueFormat, value) };

@@ -2,7 +2,8 @@
 import { DURATION_BUCKETS_SECONDS } from '../../sidecar/contract';
 import { AgentSpec } from '../spec';
 import { parseDuration } from '../validation';
-import { num } from './context';
+import { jobName, num } from './context';
+import type { ResolvedMonitoringOptions } from './options';
 
 export type Labels = Record<string, string>;
 
@@ -69,4 +70,18 @@ export function nextBucket(le: number): number {
 
 export function podOf(spec: AgentSpec): string {
   return `${spec.name}-7d9f8b6c5-x2x4z`;
+}
+
+/** The labels of a sidecar's series as the scrape writes them, for the pod of podOf(spec). */
+export function scrapeTarget(opts: ResolvedMonitoringOptions, spec: AgentSpec): Labels {
+  return {
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
+    job: jobName(opts, spec.system),
+    namespace: spec.namespace,
+    system: spec.system,
+    agent: spec.name,
+    component: spec.component,
+    pod: podOf(spec),
+    instance: `${podOf(spec)}:${spec.sidecar.metricsPort}`,
+  };
 }

@@ -12,7 +12,7 @@ import { parseCpu, parseMemory } from '../validation';
 import { BuiltInAlert, builtInAlertRules, ruleGroups, scalesToZero } from './agent-rules';
 import { latencyBucketOf } from './slo-rules';
 import { ALERT_DOCS, renderValue, RuleParams, TemplateVars } from './catalog';
-import { infoLabels, jobName, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
+import { infoLabels, num, systemsOf, thresholdOf, SystemContext, systemContext } from './context';
 import { ALERT_NAMES, AlertName, MonitoringOptions, resolveOptions, ResolvedMonitoringOptions, runbookUrlFor } from './options';
 import { modelPromtoolTests } from './model-rules';
 import { edgePromtoolTests } from './edge-rules';
@@ -20,7 +20,7 @@ import { frontdoorPromtoolTests } from './frontdoor-rules';
 import { workloadPromtoolTests } from './workload-rules';
 import { RuleGroup } from './types';
 import { BurnModel, modelWindows } from './promtool-burn-model';
-import { counter, gauge, Labels, minutes, nextBucket, Phase, podOf, quantileOf, round, series, totalMinutes } from './promtool-series';
+import { counter, gauge, Labels, minutes, nextBucket, Phase, podOf, quantileOf, round, scrapeTarget, series, totalMinutes } from './promtool-series';
 
 /** One input series of a promtool test (expanding notation values). */
 export interface PromtoolInputSeries {
@@ -125,16 +125,7 @@ class Generator {
   }
 
   private target(spec: AgentSpec): Labels {
-    return {
-      ...(this.opts.cluster ? { cluster: this.opts.cluster } : {}),
-      job: jobName(this.opts, spec.system),
-      namespace: spec.namespace,
-      system: spec.system,
-      agent: spec.name,
-      component: spec.component,
-      pod: podOf(spec),
-      instance: `${podOf(spec)}:${spec.sidecar.metricsPort}`,
-    };
+    return scrapeTarget(this.opts, spec);
   }
 
   /** `up` = 1 for every agent except `down` (so only the tested agent can be down) and `absent` (no target at all). */

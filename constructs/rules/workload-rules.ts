@@ -9,6 +9,7 @@ import { renderValue, TemplateVars } from './catalog';
 import { FamilyAlert, familyAlert } from './family-alert';
 import { containerSel, group, infoLabels, num, promRegex, rec, SystemContext, win } from './context';
 import type { PromtoolAlert, PromtoolInputSeries, PromtoolTest } from './promtool';
+import { Labels, series } from './promtool-series';
 import { RecordingRule, RuleGroup } from './types';
 import { WAITING_REASONS, WORKLOAD_ALERT_DOCS, WORKLOAD_ALERT_THRESHOLDS, WorkloadAlertName } from './workload-catalog';
 
@@ -130,12 +131,6 @@ export function workloadRuleGroup(ctx: SystemContext): RuleGroup {
 // ---------------------------------------------------------------------------------------------
 // promtool tests: each workload alert fires once and stays silent once, per workload kind
 // ---------------------------------------------------------------------------------------------
-
-type Labels = Record<string, string>;
-
-function series(name: string, labels: Labels): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
-}
 
 const KSM_JOB = { job: 'kube-state-metrics' };
 const CADVISOR_JOB = { job: 'kubelet', metrics_path: '/metrics/cadvisor' };
