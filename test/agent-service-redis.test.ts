@@ -6,10 +6,10 @@
 import { Chart, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { AgentService, AgentServiceProps } from '../constructs';
-import { SIDECAR_CONTAINER_NAME, SIDECAR_ENV, METRICS } from '../sidecar/contract';
+import { SIDECAR_CONTAINER_NAME, SIDECAR_ENV } from '../sidecar/contract';
 import { AgentSystem } from '../system/agent-system';
 import { describeWithBinary, RedisServer, redisCommand, SidecarProcess, startRedis, startSidecar, stopAll, waitFor } from './support/servers';
-import { metricValue, scrape } from './sidecar/helpers';
+import { redisUp } from './sidecar/helpers';
 
 const image = 'ghcr.io/example/planner:1.0.0';
 const envOf = (c: any): Record<string, any> => Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
@@ -120,7 +120,6 @@ describeWithBinary('redis-server', 'per-agent prefixes and the password Secret a
   let redis: RedisServer;
   let planner: SidecarProcess;
   let writer: SidecarProcess;
-  const redisUp = async (sc: SidecarProcess) => metricValue(await scrape(sc.metricsUrl), METRICS.cacheRedisUp, {});
 
   beforeAll(async () => {
     redis = await startRedis();

@@ -194,15 +194,19 @@ function destinationRuleRules(o: K8sObject, spec: any, services: K8sObject[], po
   });
 }
 
-function inNamespaces(monitor: K8sObject, spec: any): (namespace: string) => boolean {
-  const sel = spec.namespaceSelector;
+/**
+ * The namespaces a ServiceMonitor/PodMonitor watches (prometheus-operator's namespaceSelector:
+ * `any`, a non-empty `matchNames`, else the monitor's own namespace, `own`).
+ */
+export function inNamespaces(spec: any, own: string): (namespace: string) => boolean {
+  const sel = spec?.namespaceSelector;
   if (isObj(sel) && sel.any === true) return () => true;
   if (isObj(sel) && Array.isArray(sel.matchNames) && sel.matchNames.length > 0) return (n) => sel.matchNames.includes(n);
-  return (n) => n === ns(monitor);
+  return (n) => n === own;
 }
 
 function monitorRule(o: K8sObject, spec: any, targets: K8sObject[] | PodTemplate[], c: Collector): void {
-  const inNs = inNamespaces(o, spec);
+  const inNs = inNamespaces(spec, ns(o));
   const isService = o.kind === 'ServiceMonitor';
   const candidates = isService
     ? (targets as K8sObject[]).filter((s) => inNs(ns(s))).map((s) => ({ labels: (s.metadata?.labels ?? {}) as Record<string, string>, obj: s }))

@@ -7,11 +7,10 @@
 import { METRICS } from '../../sidecar/contract';
 import { describeWithBinary, RedisServer, redisCommand, SidecarProcess, sleep, startRedis, startSidecar, stopAll, waitFor } from '../support/servers';
 import { startTcpProxy, TcpProxy } from '../support/tcp-proxy';
-import { metricValue, scrape } from './helpers';
+import { redisUp, scrape } from './helpers';
 
 const MiB = 1024 * 1024;
 const FAST = ['--redis-health-interval-ms', '200', '--redis-timeout-ms', '100'];
-const redisUp = async (sc: SidecarProcess) => metricValue(await scrape(sc.metricsUrl), METRICS.cacheRedisUp, {});
 const waitUp = (what: string, ...scs: SidecarProcess[]) =>
   waitFor(async () => (await Promise.all(scs.map(redisUp))).every((v) => v === 1), { what: `${what}: redis_up 1`, timeoutMs: 20000, intervalMs: 100 });
 const waitDown = (what: string, ...scs: SidecarProcess[]) =>

@@ -2,10 +2,9 @@
  * The gateway's response cache on the shared Redis tier: a deterministic answer one replica got
  * from the provider is served by another replica of the same agent without a provider call.
  */
-import { METRICS } from '../../sidecar/contract';
 import { describeWithBinary, RedisServer, redisCommand, SidecarProcess, startRedis, startSidecar, stopAll, waitFor } from '../support/servers';
 import { FakeProvider, startFakeProvider } from './fake-providers';
-import { metricValue, scrape } from './helpers';
+import { redisUp } from './helpers';
 
 describeWithBinary('redis-server', 'gateway cache on the shared Redis tier', () => {
   let redis: RedisServer;
@@ -19,8 +18,7 @@ describeWithBinary('redis-server', 'gateway cache on the shared Redis tier', () 
     const args = ['--redis-url', redis.url, '--redis-key-prefix', 'gw:', '--provider', `openai=${fake.url}`, '--provider-cache', 'openai=60'];
     a = await startSidecar(args);
     b = await startSidecar(args);
-    const up = async (s: SidecarProcess) => metricValue(await scrape(s.metricsUrl), METRICS.cacheRedisUp, {});
-    await waitFor(async () => (await up(a)) === 1 && (await up(b)) === 1, { what: 'both sidecars connected to redis' });
+    await waitFor(async () => (await redisUp(a)) === 1 && (await redisUp(b)) === 1, { what: 'both sidecars connected to redis' });
   });
 
   afterAll(async () => {

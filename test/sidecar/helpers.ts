@@ -1,5 +1,6 @@
 /** Small HTTP and exposition-format helpers for the sidecar tests. */
 import * as net from 'node:net';
+import { METRICS } from '../../sidecar/contract';
 
 export function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
   return fetch(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...init });
@@ -46,6 +47,11 @@ export async function scrape(metricsUrl: string): Promise<Sample[]> {
   const res = await fetch(`${metricsUrl}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return parseMetrics(await res.text());
+}
+
+/** `agent_cache_redis_up` of a sidecar (1: the shared tier is reachable). */
+export async function redisUp(sc: { readonly metricsUrl: string }): Promise<number | undefined> {
+  return metricValue(await scrape(sc.metricsUrl), METRICS.cacheRedisUp, {});
 }
 
 /** Sends raw bytes on a new connection and resolves with everything received until close or timeout. */

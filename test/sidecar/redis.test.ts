@@ -4,9 +4,8 @@
  */
 import { METRICS, SIDECAR_PATHS } from '../../sidecar/contract';
 import { describeWithBinary, freePort, RedisServer, redisCommand, SidecarProcess, startRedis, startSidecar, stopAll, waitFor } from '../support/servers';
-import { metricValue, scrape } from './helpers';
+import { metricValue, redisUp, scrape } from './helpers';
 
-const redisUp = async (sc: SidecarProcess) => metricValue(await scrape(sc.metricsUrl), METRICS.cacheRedisUp, {});
 
 describeWithBinary('redis-server', 'shared Redis cache tier', () => {
   let redis: RedisServer;

@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { AgentService, MeshPolicy, MeshPolicyProps, MonitoringStack } from '../../constructs';
-import { installJestMatchers, synthObjects, TrafficModel } from '../../testing';
+import { installJestMatchers, synthObjects, TrafficModel, trafficMatrix } from '../../testing';
 
 installJestMatchers();
 
@@ -44,6 +44,20 @@ describe('mTLS scrape with Istio certificates (the default of AgentSystem)', () 
     }
     expect(model.check(prometheus('none'), metrics('coder')).reason).toMatch(/STRICT .* sends plaintext/);
     expect(model).toDenyTraffic({ workload: 'planner' }, metrics('coder'));
+  });
+});
+
+describe('which monitors the traffic matrix reads (prometheus-operator namespaceSelector)', () => {
+  const outside = (objects: ReturnType<typeof system>['objects']) =>
+    trafficMatrix(new TrafficModel(objects)).cells.filter((c) => c.kind === 'scrape' && c.from.startsWith('prometheus (outside')).map((c) => c.from);
+  const withSelector = (namespaceSelector: object, namespace: string) =>
+    system({}, true).objects.map((o) => (o.kind === 'ServiceMonitor' ? { ...o, metadata: { ...o.metadata, namespace }, spec: { ...(o as any).spec, namespaceSelector } } : o));
+
+  test('an empty matchNames means the monitor\'s own namespace, as the operator reads it', () => {
+    expect(outside(withSelector({ matchNames: [] }, 'agents'))).toEqual(Array(2).fill('prometheus (outside the mesh, Istio certificates)'));
+    expect(outside(withSelector({ matchNames: [] }, 'monitoring'))).toEqual(Array(2).fill('prometheus (outside the mesh)'));
+    expect(outside(withSelector({ matchNames: ['agents'] }, 'monitoring'))).toEqual(Array(2).fill('prometheus (outside the mesh, Istio certificates)'));
+    expect(outside(withSelector({ any: true }, 'monitoring'))).toEqual(Array(2).fill('prometheus (outside the mesh, Istio certificates)'));
   });
 });
 

@@ -135,10 +135,13 @@ function policyMatches(p: Json, r: RequestAttributes): Match {
   return { matched: false, notes };
 }
 
-/** The policies that apply to a workload. */
-export function applicablePolicies(index: ObjectIndex, endpoint: Endpoint, rootNamespace: string): Json[] {
+/**
+ * The Istio policies of `kind` that apply to a workload: its namespace's and the root
+ * namespace's, selector-less or selecting it (targetRef policies bind gateways, not workloads).
+ */
+export function applicablePolicies(index: ObjectIndex, endpoint: Endpoint, rootNamespace: string, kind: 'AuthorizationPolicy' | 'RequestAuthentication' = 'AuthorizationPolicy'): Json[] {
   const w = endpoint.workload;
-  const candidates = [...index.of('AuthorizationPolicy', w.namespace), ...(w.namespace === rootNamespace ? [] : index.of('AuthorizationPolicy', rootNamespace))];
+  const candidates = [...index.of(kind, w.namespace), ...(w.namespace === rootNamespace ? [] : index.of(kind, rootNamespace))];
   return candidates.filter((p) => !p.spec?.targetRef && !p.spec?.targetRefs && (!p.spec?.selector || selectorMatches(p.spec.selector, w.labels)));
 }
 

@@ -4,6 +4,7 @@
  * every non-agent Service of the objects. The allowed agent-to-agent cells are the effective call
  * graph, to compare with the declared one.
  */
+import { inNamespaces } from '../cross';
 import { selectorMatches } from './match';
 import { TrafficModel } from './model';
 import type { Workload } from './objects';
@@ -65,9 +66,8 @@ export function agentsOf(model: TrafficModel): Agent[] {
 function outsideScrapeMesh(model: TrafficModel, agent: Agent): 'certs' | 'none' {
   const svc = model.index.of('Service', agent.namespace).find((s) => s.metadata?.name === agent.service);
   const monitors = [...model.index.of('ServiceMonitor'), ...model.index.of('PodMonitor')].filter((m) => {
-    const names: string[] | undefined = m.spec?.namespaceSelector?.matchNames;
-    if (names && !names.includes(agent.namespace)) return false;
-    if (!names && !m.spec?.namespaceSelector?.any && (m.metadata?.namespace ?? 'default') !== agent.namespace) return false;
+    // A namespace-less object lands in "default" in this model (objects.ts).
+    if (!inNamespaces(m.spec, m.metadata?.namespace ?? 'default')(agent.namespace)) return false;
     const labels = m.kind === 'ServiceMonitor' ? svc?.metadata?.labels : agent.workload.labels;
     return selectorMatches(m.spec?.selector ?? {}, labels ?? {});
   });

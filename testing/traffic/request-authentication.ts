@@ -5,7 +5,7 @@
  * without a token passes, with no request principal (AuthorizationPolicy decides). Token signatures
  * are assumed valid: the model checks which issuers and audiences the objects accept.
  */
-import { selectorMatches } from './match';
+import { applicablePolicies } from './authorization';
 import { ObjectIndex, refOf } from './objects';
 import type { Endpoint } from './peer';
 import type { TrafficJwt, TrafficStep } from './types';
@@ -22,9 +22,7 @@ export interface RequestAuth {
 
 export function requestAuthenticationStep(index: ObjectIndex, endpoint: Endpoint, jwt: TrafficJwt | undefined, rootNamespace: string): { step?: TrafficStep; auth?: RequestAuth } {
   if (!jwt || !endpoint.mesh) return {};
-  const w = endpoint.workload;
-  const policies = [...index.of('RequestAuthentication', w.namespace), ...(w.namespace === rootNamespace ? [] : index.of('RequestAuthentication', rootNamespace))]
-    .filter((p: Json) => !p.spec?.targetRef && !p.spec?.targetRefs && (!p.spec?.selector || selectorMatches(p.spec.selector, w.labels)));
+  const policies = applicablePolicies(index, endpoint, rootNamespace, 'RequestAuthentication');
   if (policies.length === 0) {
     return { step: { layer: 'authentication', verdict: 'n/a', objects: [], detail: 'no RequestAuthentication selects the workload: the token is not validated (no request principal)' } };
   }
