@@ -126,7 +126,7 @@ describe('model alerts honour disabledAlerts, alertFor and alertSeverities', () 
     for (const a of named(modelAlerts({ alertSeverities: { [name]: 'info' } }), name)) expect(a.labels?.severity).toBe('info');
   });
 
-  test('the generated promtool cases pass with every model alert re-timed and re-levelled', () => {
+  test('the generated promtool cases pass with every model alert re-timed and re-levelled', async () => {
     const bin = findBinary('promtool');
     if (!bin) {
       if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
@@ -140,6 +140,6 @@ describe('model alerts honour disabledAlerts, alertFor and alertSeverities', () 
     // Only the model cases: the other alerts have their own runs.
     const tests = suite.tests.filter((t) => MODEL_ALERT_NAMES.some((n) => t.name.startsWith(`${n}:`)));
     expect(tests.filter((t) => t.alert_rule_test[0].exp_alerts.length > 0).map((t) => t.alert_rule_test[0].exp_alerts[0].exp_labels.severity).sort()).toEqual(['critical', 'critical', 'info', 'info']);
-    runPromtoolSuite(bin, { ...suite, tests });
+    await runPromtoolSuite(bin, { ...suite, tests });
   }, 60000);
 });

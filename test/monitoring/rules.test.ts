@@ -301,7 +301,7 @@ describe('generated promtool unit tests', () => {
     expect(() => promtoolCheck([{ name: 'broken', rules: [{ record: 'agent:broken:sum', expr: 'sum(' }] }])).toThrow(/promtool check rules failed/);
   });
 
-  test('pass for a stack with other options: cluster, overrides, severity scheme, extra labels, stricter guard', () => {
+  test('pass for a stack with other options: cluster, overrides, severity scheme, extra labels, stricter guard', async () => {
     const bin = findBinary('promtool');
     if (!bin) {
       if (requireServers()) throw new Error('promtool not found (CDK8S_AGENTS_REQUIRE_SERVERS=1)');
@@ -324,7 +324,7 @@ describe('generated promtool unit tests', () => {
     expect(suites[0].untestable).toEqual([]);
     // At a 90% objective a 14.4x burn needs 144% of calls to fail: reported as untestable, not faked.
     expect(promtoolSuites([spec('gamma', { slo: { availability: 90 } })])[0].untestable).toEqual(['AgentErrorBudgetBurn (14.4x): cannot fire for an objective of 90%']);
-    runPromtoolSuite(bin, suites[0]);
+    await runPromtoolSuite(bin, suites[0]);
   }, 120000);
 });
 
