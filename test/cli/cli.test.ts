@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { cli, EXAMPLE, requireBuiltCli, tmpdir, writeFile } from './support';
+import { cli, diagnostics, EXAMPLE, requireBuiltCli, tmpdir, validate, writeFile } from './support';
 
 // The real CLI as a subprocess (lib/cli/main.js; `npm test` builds first).
 beforeAll(requireBuiltCli);
@@ -15,17 +15,6 @@ agents:
     image: ghcr.io/acme/worker:1.0.0
 `;
 
-/** Runs `validate` on `text` and returns the result; the file is named `name`. */
-function validate(text: string, name = 'system.yaml') {
-  const dir = tmpdir();
-  writeFile(dir, name, text);
-  return cli(['validate', name], { cwd: dir });
-}
-
-/** The first line of each diagnostic (the excerpt lines are indented). */
-function diagnostics(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => /^\S+:\d+:\d+: /.test(l));
-}
 
 describe('cdk8s-agents validate: good input', () => {
   test('a valid file: exit 0 and a summary', () => {

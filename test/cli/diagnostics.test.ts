@@ -1,21 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { cli, requireBuiltCli, tmpdir, writeFile } from './support';
+import { cli, diagnostics, requireBuiltCli, tmpdir, validate, writeFile } from './support';
 
 // Issue 10's CLI defects, on the real CLI as a subprocess (lib/cli/main.js; `npm test` builds first).
 beforeAll(requireBuiltCli);
 
-function validate(text: string) {
-  const dir = tmpdir();
-  writeFile(dir, 'system.yaml', text);
-  return cli(['validate', 'system.yaml'], { cwd: dir });
-}
-
-/** The first line of each diagnostic (the excerpt lines are indented). */
-function diagnostics(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => /^\S+:\d+:\d+: /.test(l));
-}
 
 describe('all problems of a reference-form agent at once', () => {
   test('unknown keys (top-level, nested, camelCase) do not hide the cross-field and tag problems', () => {

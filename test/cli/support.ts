@@ -61,3 +61,15 @@ export function objectsIn(dir: string): any[] {
     .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()))
     .filter((o) => o);
 }
+
+/** Runs `validate` on `text`, written to a fresh folder as `name`. */
+export function validate(text: string, name = 'system.yaml'): CliResult {
+  const dir = tmpdir();
+  writeFile(dir, name, text);
+  return cli(['validate', name], { cwd: dir });
+}
+
+/** The first line of each diagnostic (the excerpt lines are indented). */
+export function diagnostics(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => /^\S+:\d+:\d+: /.test(l));
+}

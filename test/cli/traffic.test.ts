@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { cli, EXAMPLE, requireBuiltCli, ROOT, tmpdir, writeFile } from './support';
+import { cli, diagnostics, EXAMPLE, requireBuiltCli, ROOT, tmpdir, writeFile } from './support';
 
 // `cdk8s-agents traffic` as a subprocess (lib/cli/main.js): the flow matrix of the examples and
 // of a folder of synthesized manifests, its pictures, and --expect-declared for CI.
@@ -137,7 +137,7 @@ describe('cdk8s-agents traffic <dir of synthesized YAML>', () => {
     writeFile(dir, 'b.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ok }\n---\n- just\n- a list\n');
     const r = cli(['traffic', '.'], { cwd: dir });
     expect(r.code).toBe(1);
-    const heads = r.stderr.split('\n').filter((l) => /^\S+:\d+:\d+: /.test(l));
+    const heads = diagnostics(r.stderr);
     expect(heads).toHaveLength(2);
     expect(heads[0]).toMatch(/^a\.yaml:[67]:\d+: .*\]/);
     expect(heads[1]).toBe('b.yaml:5:1: expected a Kubernetes object (a mapping with apiVersion, kind and metadata.name)');
