@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { SIDECAR_API_PORT, SIDECAR_ENV, SIDECAR_PATHS } from '../sidecar/contract';
 import type { ProviderApi } from '../sidecar/contract';
-import { dns1123Subdomain } from './validation';
+import { secretKeyRef } from './validation';
 
 /** Base URLs (as the providers' SDKs use them) of the providers known by name. */
 export const KNOWN_PROVIDERS: Readonly<Record<string, { api: ProviderApi; baseUrl: string; envPrefix: string }>> = {
@@ -15,10 +15,6 @@ export const KNOWN_PROVIDERS: Readonly<Record<string, { api: ProviderApi; baseUr
 
 const ENV_PREFIX_OF_API: Readonly<Record<ProviderApi, string>> = { openai: 'OPENAI', anthropic: 'ANTHROPIC' };
 
-const secretKeyRef = z.strictObject({
-  secretName: dns1123Subdomain(),
-  key: z.string().min(1).regex(/^[-._a-zA-Z0-9]+$/, 'secret keys may contain only alphanumerics, "-", "_" and "."'),
-});
 
 export const modelProviderSchema = z.strictObject({
   provider: z.string().regex(/^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "_" (at most 63), e.g. "openai"'),
@@ -28,7 +24,7 @@ export const modelProviderSchema = z.strictObject({
     .regex(/^https?:\/\/[^\s,?#@]+$/, 'must be an http(s) URL without credentials, query, fragment or commas')
     .optional(),
   model: z.string().min(1).max(128).optional(),
-  apiKey: secretKeyRef.optional(),
+  apiKey: secretKeyRef().optional(),
   cacheTtlSeconds: z.number().int().min(1).max(86400).optional(),
   envPrefix: z.string().regex(/^[A-Z][A-Z0-9_]{0,40}$/, 'must be upper-case letters, digits and "_", e.g. "OPENAI"').optional(),
 });

@@ -6,12 +6,9 @@
  */
 import { z } from 'zod';
 import { SIDECAR_ENV } from '../sidecar/contract';
-import { dns1123Subdomain } from './validation';
+import { secretKeyRef } from './validation';
 
-const secretRef = z.strictObject({
-  secretName: dns1123Subdomain(),
-  key: z.string().min(1).regex(/^[-._a-zA-Z0-9]+$/, 'secret keys may contain only alphanumerics, "-", "_" and "."'),
-});
+const secretRef = secretKeyRef();
 
 export const redisSchema = z
   .strictObject({

@@ -75,6 +75,13 @@ export const dns1123Label = () =>
 export const dns1123Subdomain = () =>
   z.string().max(253, 'must be at most 253 characters').regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain (lower-case, digits, "-" and ".")');
 
+/** A key of a Secret, `{ secretName, key }`: the name a DNS-1123 subdomain, the key as Kubernetes allows it. */
+export const secretKeyRef = () =>
+  z.strictObject({
+    secretName: dns1123Subdomain(),
+    key: z.string().min(1).regex(/^[-._a-zA-Z0-9]+$/, 'secret keys may contain only alphanumerics, "-", "_" and "."'),
+  });
+
 /** A Kubernetes label value (63 characters, alphanumeric ends). */
 export const labelValue = () =>
   z.string().max(63, 'label values must be at most 63 characters').regex(LABEL_VALUE, 'must be a valid label value (alphanumerics, "-", "_", "." with alphanumeric ends)');

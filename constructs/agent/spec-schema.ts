@@ -16,6 +16,7 @@ import {
   parseMemory,
   pinnedImage,
   portNumber,
+  secretKeyRef,
 } from '../validation';
 import { podSettingsShape } from './pod-settings';
 import { podSettingsProblems } from './pod-spec';
@@ -46,11 +47,7 @@ export const healthCheckSchema = z.strictObject({
   startupTimeoutSeconds: positiveInt().optional(),
 });
 
-export const secretRefSchema = z.strictObject({
-  secretName: dns1123Subdomain(),
-  key: z.string().min(1).regex(/^[-._a-zA-Z0-9]+$/, 'secret keys may contain only alphanumerics, "-", "_" and "."'),
-  optional: z.boolean().optional(),
-});
+export const secretRefSchema = secretKeyRef().extend({ optional: z.boolean().optional() });
 
 export const sidecarSchema = z.strictObject({
   enabled: z.boolean().optional(),
