@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SIDECAR_ENV } from '../sidecar/contract';
+import { REDIS_DEFAULT_PORT } from './redis-dependency';
 import { secretKeyRef } from './validation';
 
 const secretRef = secretKeyRef();
@@ -58,21 +59,13 @@ export interface RedisSpec {
   readonly keyPrefix: string;
   /** Whether keyPrefix was set explicitly (agents with the same prefix share entries). */
   readonly shared: boolean;
-  /** Where Redis is, for egress: in cluster (service, namespace) or an external host. */
-  readonly endpoint?: { readonly host: string; readonly port: number; readonly inCluster: boolean; readonly service?: string; readonly namespace?: string };
+  /** Host and port of Redis, when known at synth time (redisTarget() turns them into the agent's egress). */
+  readonly endpoint?: { readonly host: string; readonly port: number };
 }
 
 /** Default key prefix: the agent's namespace and name, so agents sharing a Redis never share keys. */
 export function defaultKeyPrefix(namespace: string, name: string): string {
   return `agent-cache:${namespace}/${name}:`;
-}
-
-/** Where a host is: a bare Service name (the agent's namespace) or `<svc>.<ns>.svc[.cluster.local]` is in cluster. */
-function endpointOf(host: string, port: number, namespace: string): NonNullable<RedisSpec['endpoint']> {
-  if (!host.includes('.')) return { host, port, inCluster: true, service: host, namespace };
-  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?$/.exec(host);
-  if (m) return { host, port, inCluster: true, service: m[1], namespace: m[2] };
-  return { host, port, inCluster: false };
 }
 
 export function normalizeRedis(
@@ -86,11 +79,11 @@ export function normalizeRedis(
   const shared = redis?.keyPrefix !== undefined;
   if (!redis) {
     const u = new URL(redisUrl!);
-    const port = u.port ? Number(u.port) : 6379;
-    return { url: redisUrl, keyPrefix, shared, endpoint: u.hostname ? endpointOf(u.hostname, port, namespace) : undefined };
+    const port = u.port ? Number(u.port) : REDIS_DEFAULT_PORT;
+    return { url: redisUrl, keyPrefix, shared, endpoint: u.hostname ? { host: u.hostname, port } : undefined };
   }
-  const port = redis.port ?? 6379;
-  const endpoint = redis.host ? endpointOf(redis.host, port, namespace) : undefined;
+  const port = redis.port ?? REDIS_DEFAULT_PORT;
+  const endpoint = redis.host ? { host: redis.host, port } : undefined;
   if (redis.urlSecret) return { urlSecret: redis.urlSecret, keyPrefix, shared, endpoint };
   const auth = redis.username ? `${encodeURIComponent(redis.username)}@` : '';
   const url = `${redis.tls ? 'rediss' : 'redis'}://${auth}${redis.host}:${port}/${redis.db ?? 0}`;
