@@ -68,7 +68,9 @@ interface RunResult {
 function run(bin: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(bin, args, { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err: any, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) + (err && typeof err.code !== 'number' ? String(err.message) : '') });
+      // A timeout kills promtool: say so, not only "Command failed".
+      const why = err?.killed ? `promtool ${args.join(' ')} did not finish within ${timeoutMs} ms and was stopped` : err && typeof err.code !== 'number' ? String(err.message) : '';
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) + why });
     });
   });
 }
@@ -242,6 +244,8 @@ export interface PromtoolTestInput {
   readonly promtool?: string;
   /** Keep the temp folder (its path is in the result) for debugging. @default false */
   readonly keep?: boolean;
+  /** Longest run of each promtool command (large suites on a busy CI machine take longer). @default 60000 */
+  readonly timeoutMs?: number;
 }
 
 /** Anything that can hand out rule groups and promtool tests (e.g. a MonitoringStack). */
@@ -312,8 +316,9 @@ export async function promtoolTest(input: PromtoolTestInput | PromtoolTestSource
       fs.writeFileSync(path.join(dir, file), YAML.stringify(doc));
       return file;
     });
-    const check = await run(bin, ['check', 'rules', 'rules.yaml'], dir);
-    const test = check.code === 0 ? await run(bin, ['test', 'rules', ...files], dir) : { code: check.code, stdout: '', stderr: '(unit tests not run: the rule file is invalid)' };
+    const timeoutMs = ('timeoutMs' in input && input.timeoutMs) || undefined;
+    const check = await run(bin, ['check', 'rules', 'rules.yaml'], dir, timeoutMs);
+    const test = check.code === 0 ? await run(bin, ['test', 'rules', ...files], dir, timeoutMs) : { code: check.code, stdout: '', stderr: '(unit tests not run: the rule file is invalid)' };
     const output = [check.stdout, check.stderr, test.stdout, test.stderr].filter((s) => s.trim()).join('\n');
     return { ok: check.code === 0 && test.code === 0, exitCode: check.code || test.code, output, dir };
   } finally {

@@ -141,5 +141,5 @@ describe('model alerts honour disabledAlerts, alertFor and alertSeverities', () 
     const tests = suite.tests.filter((t) => MODEL_ALERT_NAMES.some((n) => t.name.startsWith(`${n}:`)));
     expect(tests.filter((t) => t.alert_rule_test[0].exp_alerts.length > 0).map((t) => t.alert_rule_test[0].exp_alerts[0].exp_labels.severity).sort()).toEqual(['critical', 'critical', 'info', 'info']);
     await runPromtoolSuite(bin, { ...suite, tests });
-  }, 60000);
+  }, 120000);
 });

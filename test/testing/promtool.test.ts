@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { findPromtool, promtoolTest, PromtoolNotFoundError, RuleGroup, validateManifests } from '../../testing';
 import { noteSkip } from '../support/skips';
 
@@ -106,5 +109,19 @@ test('a missing promtool is an explicit error, never a silent pass', async () =>
     expect(noPath.notes.join()).toContain('promtool not found');
   } finally {
     process.env.PATH = saved;
+  }
+});
+
+test('a promtool that runs longer than timeoutMs is stopped and the output says so', async () => {
+  // A stand-in that never finishes: the timeout path is ours, not promtool's.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slow-promtool-'));
+  const slow = path.join(dir, 'promtool');
+  fs.writeFileSync(slow, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+  try {
+    const r = await promtoolTest({ ruleGroups: [group], tests: [firesAfterFiveMinutes], promtool: slow, timeoutMs: 300 });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('promtool check rules rules.yaml did not finish within 300 ms and was stopped');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
